@@ -1,0 +1,112 @@
+"""The `logstream` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from logstream.settings import BaseConfig, describe
+
+S = TypeVar("S", bound=BaseConfig)
+log = logging.getLogger("logstream")
+
+
+def load(settings_class: type[S]) -> S:
+    """Settings from LOGSTREAM_* variables; on a bad one, a one-line error naming it, and exit 2."""
+    try:
+        return settings_class()
+    except ValidationError as exc:
+        print(f"logstream: {describe(exc)}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
+
+
+def setup_logging() -> None:
+    level = os.environ.get("LOGSTREAM_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiokafka", "faust", "mode", "uvicorn.access", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+
+
+def cmd_producer(_: argparse.Namespace) -> None:
+    from producer_api.app import create_app
+    from producer_api.settings import ProducerSettings
+
+    settings = load(ProducerSettings)
+    serve(create_app(settings), settings.host, settings.port)
+
+
+def cmd_query(args: argparse.Namespace) -> None:
+    from query_api.app import create_app
+    from query_api.settings import QuerySettings
+
+    settings = load(QuerySettings)
+    serve(create_app(settings, with_stream=args.with_stream), settings.query_host, settings.query_port)
+
+
+def cmd_stream(_: argparse.Namespace) -> None:
+    from stream.app import create_app
+    from stream.settings import StreamSettings
+
+    settings = load(StreamSettings)
+    serve(create_app(settings), settings.stream_host, settings.stream_port)
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    from logstream.clickhouse import migrate
+    from logstream.settings import ClickHouseSettings
+
+    applied = migrate(load(ClickHouseSettings))
+    print(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied))  # noqa: T201
+
+
+def cmd_broker(_: argparse.Namespace) -> None:
+    from logstream.settings import KafkaSettings
+    from logstream.supervisor import run_broker
+
+    raise SystemExit(run_broker(load(KafkaSettings)))
+
+
+def cmd_up(_: argparse.Namespace) -> None:
+    from logstream.supervisor import UpSettings, run_up
+
+    raise SystemExit(run_up(load(UpSettings)))
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
+    "up": (cmd_up, "run the whole embedded stack in the foreground (broker, stream, query, producer)"),
+    "producer": (cmd_producer, "the ingest API (POST /v1/logs) and front door"),
+    "stream": (cmd_stream, "the stream worker: raw topic -> ClickHouse, invalid -> DLQ"),
+    "query": (cmd_query, "the read API"),
+    "broker": (cmd_broker, "the embedded Kafka-compatible broker alone (memory storage)"),
+    "migrate": (cmd_migrate, "apply the ClickHouse migrations not yet applied"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="logstream", description="Product-analytics user action logs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (function, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(function=function)
+        if name == "query":
+            sub.add_argument("--with-stream", action="store_true",
+                             help="also run the stream worker in this process (the embedded default)")
+    args = parser.parse_args(argv)
+    setup_logging()
+    args.function(args)
+
+
+if __name__ == "__main__":
+    main()

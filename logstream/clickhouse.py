@@ -1,0 +1,115 @@
+"""ClickHouse access shared by the services: one way to connect, one migration runner.
+
+`chdb:///dir` runs the ClickHouse engine in-process (one process may open a directory);
+`http(s)://user:password@host:8123` reaches a ClickHouse server. Same SQL, same client API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from logstream.settings import ClickHouseSettings
+
+log = logging.getLogger(__name__)
+
+MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version    UInt32,
+    name       String,
+    checksum   String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY version
+"""
+APPLIED_VERSIONS = "SELECT version, checksum FROM schema_migrations ORDER BY version"
+
+
+def resolved_dsn(dsn: str) -> str:
+    """chdb DSNs may be relative (chdb://./data/clickhouse); the engine wants an absolute path."""
+    if not dsn.startswith("chdb://") or dsn == "chdb://memory":
+        return dsn
+    path = Path(dsn.removeprefix("chdb://")).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return f"chdb://{path}"
+
+
+def connect(settings: ClickHouseSettings, *, database: bool = True) -> Client:
+    dsn = resolved_dsn(settings.clickhouse_dsn)
+    kwargs = {"database": settings.clickhouse_database} if database else {}
+    if dsn.startswith("chdb://"):
+        return clickhouse_connect.get_client(dsn=dsn, **kwargs)
+    return clickhouse_connect.get_client(dsn=dsn, connect_timeout=5, send_receive_timeout=60,
+                                         autogenerate_session_id=False, **kwargs)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def statements(self) -> list[str]:
+        return [s.strip() for s in re.split(r";\s*(?:\n|$)", self.sql) if s.strip()]
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    found = []
+    for path in sorted(directory.iterdir()):
+        match = MIGRATION_FILE.match(path.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version in {directory}")
+    return found
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+def pending_migrations(client: Client, settings: ClickHouseSettings) -> list[Migration]:
+    applied = dict(client.query(APPLIED_VERSIONS).result_rows)
+    pending = []
+    for migration in load_migrations(settings.migrations_dir):
+        checksum = applied.get(migration.version)
+        if checksum is None:
+            pending.append(migration)
+        elif checksum != migration.checksum:
+            raise MigrationError(f"migration {migration.version:04d}_{migration.name} was edited after it ran")
+    return pending
+
+
+def migrate(settings: ClickHouseSettings) -> list[Migration]:
+    """Apply, in order, each migration not yet recorded; each runs once."""
+    admin = connect(settings, database=False)
+    admin.command(f"CREATE DATABASE IF NOT EXISTS `{settings.clickhouse_database}`")
+    admin.close()
+    client = connect(settings)
+    try:
+        client.command(CREATE_MIGRATIONS_TABLE)
+        pending = pending_migrations(client, settings)
+        for migration in pending:
+            for statement in migration.statements():
+                client.command(statement)
+            client.insert("schema_migrations", [[migration.version, migration.name, migration.checksum]],
+                          column_names=["version", "name", "checksum"])
+            log.info("applied migration %04d_%s", migration.version, migration.name)
+        return pending
+    finally:
+        client.close()

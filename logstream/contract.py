@@ -1,0 +1,306 @@
+"""The event contract: what a valid log and action are. The only definition.
+
+Imported by the producer (400 at once), the stream agent (re-checks what any producer wrote to
+the raw topic) and the query API (response models).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+
+class ActionType(StrEnum):
+    CLICK = "CLICK"
+    VIEW = "VIEW"
+    NAVIGATE = "NAVIGATE"
+
+
+ID_MAX_LENGTH = 256
+# Outside these bounds a time is a client bug, and ClickHouse's DateTime64 could not hold it.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- field types
+
+
+def _parse_time(value: Any) -> datetime:
+    """ISO 8601 with an offset; the returned tzinfo keeps the offset as it was sent."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("invalid_time", "time must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("invalid_time", "time is not ISO 8601: {value}", {"value": value[:64]}) from None
+    offset = parsed.utcoffset()
+    if offset is None:
+        raise PydanticCustomError("missing_offset", "time needs a UTC offset or Z, e.g. 2018-10-18T21:37:28-06:00")
+    if offset % timedelta(minutes=1):
+        raise PydanticCustomError("invalid_offset", "the UTC offset must be whole minutes")
+    if not EARLIEST_TIME <= parsed < LATEST_TIME:
+        raise PydanticCustomError("time_out_of_range", "time must be in [2000-01-01, 2100-01-01)")
+    zulu = value.endswith(("Z", "z"))
+    return parsed.replace(tzinfo=timezone(offset, "Z") if zulu else timezone(offset))
+
+
+def _check_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("wrong_type", "must be a number")
+    return value
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+SentTime = Annotated[datetime, BeforeValidator(_parse_time)]
+Number = Annotated[int | float, BeforeValidator(_check_number)]
+Identifier = Annotated[StrictStr, Field(min_length=1, max_length=ID_MAX_LENGTH)]
+
+
+def offset_text(sent: datetime) -> str:
+    """The offset as it was sent: "Z" or "+HH:MM"/"-HH:MM"."""
+    if sent.tzname() == "Z":
+        return "Z"
+    minutes = int(sent.utcoffset().total_seconds()) // 60  # type: ignore[union-attr]
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def render_time(utc: datetime, offset: str) -> str:
+    """A stored (UTC, offset text) pair rendered as the client sent it: 2018-10-18T21:37:28-06:00."""
+    if offset == "Z":
+        local, suffix = utc.astimezone(UTC), "Z"
+    else:
+        sign = -1 if offset[0] == "-" else 1
+        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])) * sign
+        local, suffix = utc.astimezone(timezone(delta)), offset
+    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    if local.microsecond:
+        text += f".{local.microsecond // 1000:03d}"
+    return text + suffix
+
+
+# ---------------------------------------------------------------- the log
+
+
+class _Properties(BaseModel):
+    # Keys beyond the required ones are kept as sent.
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class ClickProperties(_Properties):
+    locationX: Number
+    locationY: Number
+
+
+class ViewProperties(_Properties):
+    viewedId: StrictStr
+
+
+class NavigateProperties(_Properties):
+    pageFrom: StrictStr
+    pageTo: StrictStr
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    time: SentTime
+
+
+class ClickAction(_Action):
+    type: Annotated[Literal[ActionType.CLICK], BeforeValidator(_upper)]
+    properties: ClickProperties
+
+
+class ViewAction(_Action):
+    type: Annotated[Literal[ActionType.VIEW], BeforeValidator(_upper)]
+    properties: ViewProperties
+
+
+class NavigateAction(_Action):
+    type: Annotated[Literal[ActionType.NAVIGATE], BeforeValidator(_upper)]
+    properties: NavigateProperties
+
+
+def _action_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind.upper() if isinstance(kind, str) else None
+
+
+Action = Annotated[
+    Annotated[ClickAction, Tag(ActionType.CLICK)]
+    | Annotated[ViewAction, Tag(ActionType.VIEW)]
+    | Annotated[NavigateAction, Tag(ActionType.NAVIGATE)],
+    Discriminator(_action_tag),
+]
+
+
+class LogIn(BaseModel):
+    """One session's log, as clients send it."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "userId": "ABC123XYZ",
+                    "sessionId": "XYZ456ABC",
+                    "actions": [
+                        {
+                            "time": "2018-10-18T21:37:28-06:00",
+                            "type": "CLICK",
+                            "properties": {"locationX": 52, "locationY": 11},
+                        },
+                        {
+                            "time": "2018-10-18T21:37:30-06:00",
+                            "type": "VIEW",
+                            "properties": {"viewedId": "FDJKLHSLD"},
+                        },
+                        {
+                            "time": "2018-10-18T21:37:30-06:00",
+                            "type": "NAVIGATE",
+                            "properties": {"pageFrom": "communities", "pageTo": "inventory"},
+                        },
+                    ],
+                }
+            ]
+        },
+    )
+    userId: Identifier
+    sessionId: Identifier
+    actions: Annotated[list[Action], Field(min_length=1)]
+
+
+class LogRecord(LogIn):
+    """A record of the raw topic: a log plus what the producer added.
+
+    Other producers may omit both; the stream then derives them from the Kafka record.
+    """
+
+    eventId: uuid.UUID | None = None
+    receivedAt: SentTime | None = None
+
+
+# ---------------------------------------------------------------- responses
+
+
+class ActionOut(BaseModel):
+    actionId: uuid.UUID
+    eventId: uuid.UUID
+    userId: str
+    sessionId: str
+    type: ActionType
+    time: str = Field(description="ISO 8601, rendered with the UTC offset it was sent with")
+    properties: dict[str, Any]
+
+
+# ---------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+class InvalidLogError(ValueError):
+    """Raised by the validators; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(f"{p.path or '$'}: {p.code}" for p in problems[:5]))
+        self.problems = problems
+
+
+_LOG = TypeAdapter(LogIn)
+_RECORD = TypeAdapter(LogRecord)
+_LOGS = TypeAdapter(Annotated[list[LogIn], Field(min_length=1)])
+
+_TAGS = frozenset(ActionType)
+_WRONG_TYPE = frozenset(
+    {"string_type", "int_type", "float_type", "list_type", "dict_type", "model_type",
+     "model_attributes_type", "uuid_type", "uuid_parsing", "datetime_type"}
+)
+_CODES = {
+    "string_too_short": "empty",
+    "too_short": "empty",
+    "string_too_long": "too_long",
+    "too_long": "too_long",
+    "union_tag_invalid": "unknown_action_type",
+    "literal_error": "unknown_action_type",
+    "json_invalid": "invalid_json",
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in _TAGS and i and isinstance(loc[i - 1], int):
+            continue  # the discriminated union's branch name is not part of the document
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _problem(error: Any) -> Problem:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "union_tag_not_found":
+        return Problem(_path((*loc, "type")), "missing_field", "an action needs a type")
+    if kind == "missing":
+        code = "missing_property" if "properties" in loc[:-1] else "missing_field"
+    elif kind in _WRONG_TYPE:
+        code = "wrong_type"
+    else:
+        code = _CODES.get(kind, kind)
+    if kind == "union_tag_invalid":
+        return Problem(_path((*loc, "type")), code, "type must be one of CLICK, VIEW, NAVIGATE")
+    return Problem(_path(loc), code, error["msg"])
+
+
+def problems_of(error: ValidationError) -> list[Problem]:
+    return [_problem(e) for e in error.errors(include_url=False, include_input=False)]
+
+
+def validate_logs(document: Any) -> list[LogIn]:
+    """One log object or a non-empty array of them, already parsed from JSON."""
+    try:
+        if isinstance(document, list):
+            return _LOGS.validate_python(document)
+        if isinstance(document, dict):
+            return [_LOG.validate_python(document)]
+    except ValidationError as exc:
+        raise InvalidLogError(problems_of(exc)) from None
+    raise InvalidLogError([Problem("", "wrong_type", "the body must be a log object or an array of logs")])
+
+
+def validate_record(payload: bytes) -> LogRecord:
+    """A raw-topic record, straight from its bytes."""
+    try:
+        return _RECORD.validate_json(payload)
+    except ValidationError as exc:
+        raise InvalidLogError(problems_of(exc)) from None

@@ -1,0 +1,85 @@
+"""Kafka plumbing shared by the services: the topic spec, client config, topic creation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from logstream.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    role: str
+    partitions: int
+    replication_factor: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def load_topic_specs(path: Path) -> list[TopicSpec]:
+    document = yaml.safe_load(path.read_text())
+    return [TopicSpec(**entry) for entry in document["topics"]]
+
+
+def producer_config(settings: KafkaSettings) -> dict[str, str | int | bool]:
+    """Durable publishing: every in-sync replica acks, and retries cannot duplicate or reorder."""
+    return {"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all", "enable.idempotence": True}
+
+
+def consumer_config(settings: KafkaSettings, group: str) -> dict[str, str | int | bool]:
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "group.id": group,
+        "session.timeout.ms": settings.kafka_session_timeout_ms,
+        # earliest: the embedded broker answers ListOffsets(latest) wrongly (EMBEDDED.md)
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    }
+
+
+def admin_client(settings: KafkaSettings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+
+
+def topics_for(settings: KafkaSettings) -> list[TopicSpec]:
+    """The spec's topics under the names the settings use (they may be renamed per deployment)."""
+    names = {"raw": settings.raw_topic, "dlq": settings.dlq_topic}
+    specs = load_topic_specs(settings.topics_spec)
+    return [TopicSpec(names.get(s.role, s.name), s.role, s.partitions, s.replication_factor, s.config)
+            for s in specs]
+
+
+def ensure_topics(settings: KafkaSettings, timeout: float = 15.0) -> None:
+    """Create the topics up front with their partition counts; existing ones are left alone."""
+    admin = admin_client(settings)
+    existing = admin.list_topics(timeout=timeout).topics
+    wanted = [
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication_factor, config=s.config)
+        for s in topics_for(settings)
+        if s.name not in existing
+    ]
+    if not wanted:
+        return
+    for name, future in admin.create_topics(wanted, request_timeout=timeout).items():
+        try:
+            future.result(timeout=timeout)
+            log.info("created topic %s", name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+def broker_reachable(settings: KafkaSettings, timeout: float = 2.0) -> bool:
+    try:
+        admin_client(settings).list_topics(timeout=timeout)
+    except KafkaException:
+        return False
+    return True

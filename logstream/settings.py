@@ -1,0 +1,55 @@
+"""Settings shared by every service: one place, read from LOGSTREAM_* variables only.
+
+Each service composes the groups it needs into its own frozen settings class
+(`producer_api.settings`, `stream.settings`, `query_api.settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LOGSTREAM_"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class BaseConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+
+class KafkaSettings(BaseConfig):
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
+    raw_topic: str = Field("logstream.logs.raw.v1", min_length=1)
+    dlq_topic: str = Field("logstream.logs.dlq.v1", min_length=1)
+    topics_spec: Path = REPO_ROOT / "infra" / "kafka" / "topics.yaml"
+    # Group joins on the embedded broker wait about session.timeout / 2 (EMBEDDED.md).
+    kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
+
+
+class ClickHouseSettings(BaseConfig):
+    # chdb:///abs/dir (embedded, one process owns it) or http(s)://user:pass@host:8123
+    clickhouse_dsn: str = "chdb://./data/clickhouse"
+    clickhouse_database: str = Field("logstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    migrations_dir: Path = REPO_ROOT / "infra" / "clickhouse"
+
+    @model_validator(mode="after")
+    def _known_scheme(self) -> Self:
+        if not self.clickhouse_dsn.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("clickhouse_dsn must start with chdb://, http:// or https://")
+        return self
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming the bad variable, for refusing to boot."""
+    first = error.errors()[0]
+    name = ENV_PREFIX + "_".join(str(part) for part in first["loc"]).upper() if first["loc"] else ""
+    message = first["msg"].removeprefix("Value error, ")
+    if not name:  # model-level check: the message names the field
+        field = message.split(" ", 1)[0]
+        name = ENV_PREFIX + field.upper()
+    return f"invalid setting {name}: {message}"

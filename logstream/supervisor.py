@@ -1,0 +1,135 @@
+"""`logstream up` and `logstream broker`: the embedded stack in one foreground command.
+
+Processes: the embedded broker; `logstream query --with-stream` (owns the chDB directory: the
+stream worker writes and the query API reads through it); `logstream producer` (the front door on
+the one base URL: it serves ingest itself and forwards the read routes to the query process).
+Stop order on Ctrl-C / SIGTERM: producer (no new accepts), then the query+stream process (which
+drains the topic into ClickHouse first), then the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from logstream.broker import BrokerError, host_port, port_in_use, start_broker
+from logstream.kafka import ensure_topics
+from logstream.process import child_popen, stop
+from logstream.settings import KafkaSettings
+from producer_api.settings import ProducerSettings
+from query_api.settings import QuerySettings
+
+log = logging.getLogger("logstream.up")
+
+
+class UpSettings(ProducerSettings, QuerySettings):
+    embedded_broker: bool = True
+
+
+def _stop_event() -> threading.Event:
+    stopping = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stopping
+
+
+def _broker(settings: KafkaSettings) -> subprocess.Popen[bytes]:
+    host, port = host_port(settings.kafka_bootstrap_servers)
+    if port_in_use(host, port):
+        raise BrokerError(f"port {port} is taken: stop what uses it or set LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS")
+    process = start_broker(settings.kafka_bootstrap_servers)
+    for attempt in range(50):
+        try:
+            ensure_topics(settings, timeout=5.0)
+            break
+        except Exception:  # the broker may still be opening; give it a few seconds
+            if attempt == 49:
+                process.kill()
+                raise
+            time.sleep(0.1)
+    log.info("embedded broker (memory storage) on %s", settings.kafka_bootstrap_servers)
+    return process
+
+
+def run_broker(settings: KafkaSettings) -> int:
+    stopping = _stop_event()
+    try:
+        broker = _broker(settings)
+    except BrokerError as exc:
+        log.error("%s", exc)
+        return 1
+    while not stopping.is_set() and broker.poll() is None:
+        stopping.wait(0.2)
+    return stop(broker, 5.0)
+
+
+def _spawn(args: list[str], extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return child_popen([sys.executable, "-m", "logstream.cli", *args], env={**os.environ, **extra_env})
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str, stopping: threading.Event,
+                timeout: float = 90.0) -> bool:
+    deadline = time.monotonic() + timeout
+    last_note = 0.0
+    while time.monotonic() < deadline and not stopping.is_set():
+        if process.poll() is not None:
+            log.error("%s exited with %s while starting", what, process.returncode)
+            return False
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() - last_note > 5:
+            log.info("waiting for %s to be ready (%s)", what, url)
+            last_note = time.monotonic()
+        time.sleep(0.2)
+    return False
+
+
+def run_up(settings: UpSettings) -> int:
+    stopping = _stop_event()
+    children: list[tuple[str, subprocess.Popen[bytes], float]] = []  # name, process, stop timeout
+    code = 0
+    try:
+        if settings.embedded_broker:
+            children.append(("broker", _broker(settings), 5.0))
+        query_url = f"http://{settings.query_host}:{settings.query_port}"
+        query = _spawn(["query", "--with-stream"], {"LOGSTREAM_STREAM_DRAIN_ON_STOP": "true"})
+        children.append(("query+stream", query, settings.stream_drain_timeout_s + 30))
+        if not _wait_ready(f"{query_url}/readyz", query, "the stream worker and query API", stopping):
+            return 1 if not stopping.is_set() else 0
+        producer = _spawn(["producer"], {"LOGSTREAM_QUERY_URL": query_url})
+        children.append(("producer", producer, 15.0))
+        base = f"http://{settings.host}:{settings.port}"
+        if not _wait_ready(f"{base}/healthz", producer, "the producer", stopping):
+            return 1 if not stopping.is_set() else 0
+        log.info("logstream is up: %s (API docs at %s/docs). Ctrl-C stops it.", base, base)
+        while not stopping.is_set():
+            for name, process, _ in children:
+                if process.poll() is not None:
+                    log.error("%s exited unexpectedly with %s; stopping the rest", name, process.returncode)
+                    code = 1
+                    stopping.set()
+            stopping.wait(0.2)
+    except BrokerError as exc:
+        log.error("%s", exc)
+        code = 1
+    finally:
+        for name, process, timeout in reversed(children):
+            log.info("stopping %s", name)
+            stop(process, timeout)
+        log.info("stopped")
+    return code

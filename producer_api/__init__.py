@@ -1,0 +1,1 @@
+"""HTTP ingest: validates logs and publishes them to the raw Kafka topic."""

@@ -1,0 +1,84 @@
+"""The producer service: POST /v1/logs, health, and (as the front door) everything else forwarded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from pydantic.json_schema import models_json_schema
+
+from logstream import __version__, problems
+from logstream.contract import LogIn
+from logstream.kafka import broker_reachable
+from logstream.responses import JSONBytesResponse
+from producer_api import routes
+from producer_api.errors import IngestError
+from producer_api.gateway import Upstreams, forwarding_router
+from producer_api.publisher import Publisher
+from producer_api.settings import ProducerSettings
+
+DESCRIPTION = """Product-analytics user action logs. Clients POST logs; analysts query actions.
+Every error is RFC 9457 `application/problem+json` with a `code` (and an `errors` list of
+`{path, code, message}` for contract violations)."""
+
+
+def create_app(settings: ProducerSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.publisher = Publisher(settings)
+        app.state.upstreams = Upstreams(settings.query_url, settings.stream_url)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(app.state.publisher.close)
+            await app.state.upstreams.close()
+
+    app = FastAPI(title="logstream", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None, default_response_class=JSONBytesResponse)
+    app.state.settings = settings
+    problems.install(app, IngestError)
+    app.include_router(routes.router)
+
+    @app.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Broker, ClickHouse, migrations and stream are all ready")
+    async def readyz(request: Request) -> JSONBytesResponse:
+        ok = await asyncio.to_thread(broker_reachable, settings, 2.0)
+        checks: dict[str, Any] = {"broker": {"ok": ok, "detail": "reachable" if ok else "unreachable"}}
+        checks.update(await request.app.state.upstreams.readiness())
+        ready = all(check["ok"] for check in checks.values())
+        return JSONBytesResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONBytesResponse:
+        return JSONBytesResponse(await merged_openapi(app, request.app.state.upstreams))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="logstream API")
+
+    app.include_router(forwarding_router())  # last: only what nothing above matched
+    return app
+
+
+async def merged_openapi(app: FastAPI, upstreams: Upstreams) -> dict[str, Any]:
+    """This service's paths plus the query API's: one document for the one base URL."""
+    document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    _, definitions = models_json_schema([(LogIn, "validation")], ref_template="#/components/schemas/{model}")
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(definitions.get("$defs", {}))
+    upstream = await upstreams.openapi()
+    if upstream:
+        for path, operations in upstream.get("paths", {}).items():
+            document["paths"].setdefault(path, operations)
+        for name, schema in upstream.get("components", {}).get("schemas", {}).items():
+            schemas.setdefault(name, schema)
+    return document

@@ -1,0 +1,37 @@
+"""The producer's errors: one root, one rendering (logstream.problems)."""
+
+from __future__ import annotations
+
+from logstream.problems import ProblemError
+
+
+class IngestError(ProblemError):
+    pass
+
+
+class InvalidLogsError(IngestError):
+    status, code, title = 400, "invalid_logs", "The logs do not match the contract"
+
+
+class InvalidJSONError(IngestError):
+    status, code, title = 400, "invalid_json", "The body is not JSON"
+
+
+class UnsupportedMediaTypeError(IngestError):
+    status, code, title = 415, "unsupported_media_type", "Send application/json"
+
+
+class PayloadTooLargeError(IngestError):
+    status, code, title = 413, "payload_too_large", "The body is too large"
+
+
+class BrokerUnavailableError(IngestError):
+    status, code, title = 503, "broker_unavailable", "The log broker did not acknowledge the logs"
+
+
+class QueueFullError(IngestError):
+    status, code, title = 503, "queue_full", "The producer's queue is full"
+
+
+class UpstreamUnavailableError(IngestError):
+    status, code, title = 503, "upstream_unavailable", "The query service is unavailable"

@@ -1,0 +1,83 @@
+"""The front door: routes this process does not serve go to the query API (and the stream's
+health to the stream service), so the whole documented API lives on one base URL."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from producer_api.errors import UpstreamUnavailableError
+
+log = logging.getLogger(__name__)
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+                        "proxy-authorization", "proxy-authenticate", "host", "content-length"})
+
+
+class Upstreams:
+    def __init__(self, query_url: str | None, stream_url: str | None):
+        self.query_url = query_url.rstrip("/") if query_url else None
+        self.stream_url = stream_url.rstrip("/") if stream_url else None
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0),
+                                        limits=httpx.Limits(max_connections=64))
+        self._openapi: dict[str, Any] | None = None
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def readiness(self) -> dict[str, Any]:
+        """Each upstream's /readyz checks, merged."""
+        checks: dict[str, Any] = {}
+        for name, base in (("query", self.query_url), ("stream", self.stream_url)):
+            if base is None:
+                continue
+            try:
+                response = await self.client.get(f"{base}/readyz", timeout=3.0)
+                checks.update(response.json().get("checks", {}))
+                if response.status_code != 200:
+                    checks.setdefault(name, {"ok": False, "detail": f"{name} not ready"})
+            except (httpx.HTTPError, ValueError) as exc:
+                checks[name] = {"ok": False, "detail": f"{name} service unreachable: {exc.__class__.__name__}"}
+        return checks
+
+    async def openapi(self) -> dict[str, Any] | None:
+        if self._openapi is None and self.query_url is not None:
+            try:
+                response = await self.client.get(f"{self.query_url}/openapi.json", timeout=5.0)
+                response.raise_for_status()
+                self._openapi = response.json()
+            except (httpx.HTTPError, ValueError):
+                log.warning("could not fetch the query API's OpenAPI document")
+        return self._openapi
+
+    async def forward(self, request: Request) -> StreamingResponse:
+        if self.query_url is None:
+            raise UpstreamUnavailableError("this deployment has no query service (LOGSTREAM_QUERY_URL)")
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        upstream = self.client.build_request(request.method, f"{self.query_url}{request.url.path}",
+                                             params=request.url.query, headers=headers,
+                                             content=request.stream())
+        try:
+            response = await self.client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailableError(f"the query service is unreachable: {exc.__class__.__name__}",
+                                           headers={"Retry-After": "1"}) from exc
+        out_headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
+        return StreamingResponse(response.aiter_raw(), status_code=response.status_code, headers=out_headers,
+                                 background=BackgroundTask(response.aclose))
+
+
+def forwarding_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.api_route("/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
+                      include_in_schema=False)
+    async def forward(request: Request) -> StreamingResponse:
+        return await request.app.state.upstreams.forward(request)
+
+    return router

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from logstream.settings import KafkaSettings, Port
+
+
+class ProducerSettings(KafkaSettings):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # A POST waits at most this long for the broker's acks, then answers 503.
+    publish_timeout_ms: int = Field(5000, ge=100, le=120_000)
+    kafka_linger_ms: int = Field(5, ge=0, le=1000)
+    kafka_compression: str = Field("lz4", pattern="^(none|gzip|snappy|lz4|zstd)$")
+    kafka_queue_max_messages: int = Field(200_000, ge=100)
+    # The query API (and stream, when separate) whose routes this front door forwards.
+    query_url: str | None = None
+    stream_url: str | None = None
+    retry_after_s: int = Field(1, ge=1)

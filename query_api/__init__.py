@@ -1,0 +1,1 @@
+"""The read API: time-range and type filters over the ClickHouse actions table."""

@@ -1,0 +1,70 @@
+"""The query service. With `with_stream`, it also runs the stream worker: the embedded default's
+chDB directory may be opened by one process only, and this is the one that owns it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from logstream import __version__, problems
+from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
+from logstream.responses import JSONBytesResponse
+from query_api import routes
+from query_api.errors import QueryError
+from query_api.settings import QuerySettings
+from query_api.store import Store
+from stream.worker import StreamWorker
+
+
+def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(migrate, settings)
+        app.state.store = Store(connect(settings), max_execution_s=settings.query_max_execution_s,
+                                max_result_rows=settings.query_max_limit + 1)
+        worker = StreamWorker(settings) if with_stream else None
+        app.state.worker = worker
+        if worker:
+            await worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                await worker.stop()
+            app.state.store.client.close()
+
+    app = FastAPI(title="logstream query API", version=__version__, lifespan=lifespan,
+                  default_response_class=JSONBytesResponse)
+    app.state.settings = settings
+    problems.install(app, QueryError)
+    app.include_router(routes.router)
+
+    @app.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONBytesResponse:
+        checks = await asyncio.to_thread(readiness, app.state.store, settings)
+        if app.state.worker is not None:
+            checks["stream"] = app.state.worker.status()
+        ready = all(check["ok"] for check in checks.values())
+        return JSONBytesResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return app
+
+
+def readiness(store: Store, settings: QuerySettings) -> dict[str, Any]:
+    if not store.ping():
+        return {"clickhouse": {"ok": False, "detail": "unreachable"},
+                "migrations": {"ok": False, "detail": "unknown: ClickHouse unreachable"}}
+    try:
+        pending = pending_migrations(store.client, settings)
+        migrations = {"ok": not pending, "detail": f"{len(pending)} pending" if pending else "applied"}
+    except MigrationError as exc:
+        migrations = {"ok": False, "detail": str(exc)}
+    return {"clickhouse": {"ok": True, "detail": "reachable"}, "migrations": migrations}

@@ -1,0 +1,31 @@
+"""Keyset cursors: the (time, actionId) of the last row of a page, opaque to clients."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from query_api.errors import InvalidCursorError
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    time: datetime  # UTC
+    action_id: uuid.UUID
+
+    def encode(self) -> str:
+        millis = int(self.time.replace(tzinfo=UTC).timestamp() * 1000)
+        return base64.urlsafe_b64encode(orjson.dumps([millis, str(self.action_id)])).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            millis, action_id = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            return cls(datetime.fromtimestamp(int(millis) / 1000, UTC), uuid.UUID(action_id))
+        except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError, OverflowError, OSError):
+            raise InvalidCursorError("pass back the nextCursor of a previous page unchanged") from None

@@ -1,0 +1,25 @@
+"""The query API's errors: one root, one rendering (logstream.problems)."""
+
+from __future__ import annotations
+
+from logstream.problems import ProblemError
+
+
+class QueryError(ProblemError):
+    pass
+
+
+class InvalidParameterError(QueryError):
+    status, code, title = 400, "invalid_parameter", "Invalid query parameter"
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(f"{parameter}: {message}",
+                         errors=[{"path": parameter, "code": "invalid_parameter", "message": message}])
+
+
+class InvalidCursorError(QueryError):
+    status, code, title = 400, "invalid_cursor", "The cursor is not one this API issued"
+
+
+class ClickHouseUnavailableError(QueryError):
+    status, code, title = 503, "clickhouse_unavailable", "ClickHouse is unavailable"

@@ -1,0 +1,113 @@
+"""GET /v1/actions and GET /v1/logs: filtered, time-ordered, keyset-paginated."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from logstream.contract import ActionOut, render_time
+from logstream.responses import JSONBytesResponse
+from query_api.cursor import Cursor
+from query_api.errors import InvalidParameterError
+from query_api.filters import ActionFilter, build_filter, parse_cursor
+from query_api.queries import actions_page
+from query_api.settings import QuerySettings
+from query_api.store import Store
+
+router = APIRouter()
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> QuerySettings:
+    return request.app.state.settings
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
+
+
+def action_filter(
+    userId: Annotated[str | None, Query(max_length=256, examples=["ABC123XYZ"])] = None,
+    sessionId: Annotated[str | None, Query(max_length=256, examples=["XYZ456ABC"])] = None,
+    type: Annotated[str | None, Query(description="Comma-separated: CLICK,VIEW,NAVIGATE (any case)",
+                                      examples=["CLICK,VIEW"])] = None,
+    from_: Annotated[str | None, Query(alias="from", description="Inclusive; ISO 8601 (no offset means UTC)",
+                                       examples=["2018-10-18T00:00:00-06:00"])] = None,
+    to: Annotated[str | None, Query(description="Exclusive; ISO 8601 (no offset means UTC)",
+                                    examples=["2018-10-19T00:00:00-06:00"])] = None,
+) -> ActionFilter:
+    return build_filter(user_id=userId, session_id=sessionId, type_=type, start=from_, end=to)
+
+
+FilterDep = Annotated[ActionFilter, Depends(action_filter)]
+CursorQuery = Annotated[str | None, Query(description="nextCursor of the previous page")]
+LimitQuery = Annotated[int, Query(description="Rows per page, 1 to 10,000")]
+
+
+class ActionsPage(BaseModel):
+    actions: list[ActionOut]
+    nextCursor: str | None
+
+
+class LogOut(BaseModel):
+    userId: str
+    sessionId: str
+    actions: list[ActionOut]
+
+
+class LogsPage(BaseModel):
+    logs: list[LogOut]
+    nextCursor: str | None
+
+
+def action_out(row: tuple[Any, ...]) -> dict[str, Any]:
+    action_id, event_id, user_id, session_id, kind, time, offset, properties = row
+    return {"actionId": str(action_id), "eventId": str(event_id), "userId": user_id, "sessionId": session_id,
+            "type": kind, "time": render_time(time.replace(tzinfo=UTC), offset),
+            "properties": orjson.Fragment(properties)}
+
+
+async def fetch_page(store: Store, settings: QuerySettings, action_filter: ActionFilter, cursor: str | None,
+                     limit: int) -> tuple[list[tuple[Any, ...]], str | None]:
+    if not 1 <= limit <= settings.query_max_limit:
+        raise InvalidParameterError("limit", f"must be between 1 and {settings.query_max_limit}")
+    sql, parameters = actions_page(action_filter, parse_cursor(cursor), limit)
+    rows = await store.rows(sql, parameters)
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, Cursor(last[5], last[0]).encode()
+
+
+PROBLEMS = {400: {"description": "Bad parameter (time, type, limit, range or cursor)"},
+            503: {"description": "ClickHouse unavailable"}}
+
+
+@router.get("/v1/actions", response_model=ActionsPage, responses=PROBLEMS, summary="Actions, ordered by time")
+async def list_actions(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
+                       cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
+    """Ordered by time then actionId; `from` inclusive, `to` exclusive; times come back with the
+    offset they were sent with. Follow `nextCursor` until it is null: no row is skipped or repeated."""
+    rows, next_cursor = await fetch_page(store, settings, action_filter, cursor, limit)
+    return JSONBytesResponse({"actions": [action_out(r) for r in rows], "nextCursor": next_cursor})
+
+
+@router.get("/v1/logs", response_model=LogsPage, responses=PROBLEMS, summary="Actions grouped per session")
+async def list_logs(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
+                    cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
+    """The same page as /v1/actions (limit counts actions), grouped per (userId, sessionId) in
+    order of first appearance. A session's actions may continue on the next page."""
+    rows, next_cursor = await fetch_page(store, settings, action_filter, cursor, limit)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row[2], row[3]), []).append(action_out(row))
+    logs = [{"userId": u, "sessionId": s, "actions": actions} for (u, s), actions in groups.items()]
+    return JSONBytesResponse({"logs": logs, "nextCursor": next_cursor})

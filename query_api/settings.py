@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from logstream.settings import Port
+from stream.settings import StreamSettings
+
+
+class QuerySettings(StreamSettings):
+    """The query API's settings; it includes the stream's because the embedded default runs the
+    stream worker inside the process that owns the chDB directory (`logstream query --with-stream`)."""
+
+    query_host: str = "127.0.0.1"
+    query_port: Port = 8001
+    query_max_execution_s: float = Field(10.0, gt=0, le=600)
+    query_max_limit: int = Field(10_000, ge=1, le=1_000_000)

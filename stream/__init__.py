@@ -1,0 +1,1 @@
+"""The stream worker: raw topic -> validate -> split per action -> ClickHouse (invalid -> DLQ)."""

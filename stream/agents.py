@@ -1,0 +1,94 @@
+"""The Faust app and its one agent. The agent stays thin; the work is in batch/sink/dlq."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+from stream import batch as batches
+from stream.dlq import DeadLetters
+from stream.retry import until_done
+from stream.settings import StreamSettings
+from stream.sink import ClickHouseSink
+from stream.split import Source
+
+log = logging.getLogger(__name__)
+
+
+class BatchProcessor:
+    """Dead letters first, then the insert; only then may Faust ack (and later commit) the batch."""
+
+    def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float):
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self._max_backoff_s = max_backoff_s
+        self.in_flight = False
+        self.last_batch_at = 0.0
+        self.records = 0
+
+    async def process(self, events: Sequence[EventT]) -> None:
+        self.in_flight = True
+        try:
+            await until_done(lambda: self._process_once(events), what="batch", max_backoff_s=self._max_backoff_s)
+        except asyncio.CancelledError:
+            withhold_acks(events)
+            raise
+        finally:
+            self.in_flight = False
+        self.records += len(events)
+        self.last_batch_at = time.monotonic()
+
+    async def _process_once(self, events: Sequence[EventT]) -> None:
+        batch = batches.build(
+            (e.message.key, e.message.value,
+             Source(e.message.topic, e.message.partition, e.message.offset, int(e.message.timestamp * 1000)))
+            for e in events
+        )
+        if batch.dead:
+            await self.dead_letters.send(batch.dead)
+        if len(batch.rows):
+            await self.sink.write(batch.rows)
+
+
+def withhold_acks(events: Sequence[EventT]) -> None:
+    """Stopped mid-batch: mark the messages done without acking them, so `take()`'s unconditional
+    ack is a no-op and their offsets are never committed; Kafka re-delivers them and the sink's
+    dedup drops whatever part of the batch did reach ClickHouse."""
+    for event in events:
+        event.message.acked = True
+
+
+def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> faust.App:
+    session_s = settings.kafka_session_timeout_ms / 1000
+    app = faust.App(
+        settings.stream_group,
+        broker=";".join(f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")),
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session_s,
+        broker_heartbeat_interval=min(1.0, session_s / 4),
+        broker_rebalance_timeout=session_s,
+        broker_commit_interval=1.0,
+        topic_allow_declare=False,
+    )
+    topic = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes)
+
+    @app.agent(topic, name="split_actions")
+    async def split_actions(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(settings.stream_batch_size, within=settings.stream_batch_within_s):
+            await processor.process(events)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(_app: Any, assigned: Any = None, **_: Any) -> None:
+        processor.sink.on_partitions_assigned()
+        log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned or ()))
+
+    return app

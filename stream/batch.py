@@ -1,0 +1,34 @@
+"""Pure: a batch of raw records becomes rows to insert and dead letters to send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from logstream.contract import InvalidLogError, validate_record
+from stream.dlq import DeadLetter
+from stream.split import Columns, Source
+
+
+@dataclass
+class Batch:
+    rows: Columns = field(default_factory=Columns)
+    dead: list[DeadLetter] = field(default_factory=list)
+    records: int = 0
+
+
+def reason_for(error: InvalidLogError) -> str:
+    return "unparseable" if any(p.code == "invalid_json" for p in error.problems) else "schema_violation"
+
+
+def build(records: Iterable[tuple[bytes | None, bytes | None, Source]]) -> Batch:
+    batch = Batch()
+    for key, value, source in records:
+        batch.records += 1
+        try:
+            record = validate_record(value or b"")
+        except InvalidLogError as exc:
+            batch.dead.append(DeadLetter(reason_for(exc), exc.problems, source, key, value))
+            continue
+        batch.rows.add(record, source)
+    return batch

@@ -1,0 +1,74 @@
+"""Dead letters: the original record bytes, with why they were refused in the headers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from confluent_kafka import KafkaError, Producer
+
+from logstream.contract import Problem
+from logstream.kafka import producer_config
+from stream.retry import until_done
+from stream.settings import StreamSettings
+from stream.split import Source
+
+REASON_HEADER = "logstream.dlq.reason"
+ERRORS_HEADER = "logstream.dlq.errors"
+SOURCE_HEADER = "logstream.dlq.source"
+FAILED_AT_HEADER = "logstream.dlq.failed_at"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    reason: str  # unparseable | schema_violation
+    problems: list[Problem]
+    source: Source
+    key: bytes | None
+    value: bytes | None
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        source = f"{self.source.topic}/{self.source.partition}/{self.source.offset}"
+        return [
+            (REASON_HEADER, self.reason.encode()),
+            (ERRORS_HEADER, orjson.dumps([p.as_dict() for p in self.problems])),
+            (SOURCE_HEADER, source.encode()),
+            (FAILED_AT_HEADER, datetime.now(UTC).isoformat(timespec="milliseconds").encode()),
+        ]
+
+
+class DeliveryError(RuntimeError):
+    pass
+
+
+class DeadLetters:
+    def __init__(self, settings: StreamSettings):
+        self._topic = settings.dlq_topic
+        self._max_backoff_s = settings.stream_retry_max_backoff_s
+        self._producer = Producer({**producer_config(settings), "linger.ms": 5, "message.timeout.ms": 10_000})
+        self.sent = 0
+
+    async def send(self, letters: list[DeadLetter]) -> None:
+        """At least once: a retry after a partial failure may send some letters twice."""
+        await until_done(lambda: asyncio.to_thread(self._send_once, letters), what="dead-letter send",
+                         max_backoff_s=self._max_backoff_s)
+        self.sent += len(letters)
+
+    def _send_once(self, letters: list[DeadLetter]) -> None:
+        failures: list[KafkaError] = []
+
+        def on_delivery(error: KafkaError | None, _message: object) -> None:
+            if error is not None:
+                failures.append(error)
+
+        for letter in letters:
+            self._producer.produce(self._topic, letter.value, letter.key, headers=letter.headers(),
+                                   on_delivery=on_delivery)
+        left = self._producer.flush(15.0)
+        if left or failures:
+            raise DeliveryError(f"{left} dead letters unsent, {len(failures)} failed: {failures[:1]}")
+
+    def close(self) -> None:
+        self._producer.flush(10.0)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from logstream.settings import ClickHouseSettings, KafkaSettings, Port
+
+
+class StreamSettings(KafkaSettings, ClickHouseSettings):
+    stream_group: str = Field("logstream-stream", min_length=1)
+    stream_batch_size: int = Field(5000, ge=1, le=200_000)
+    stream_batch_within_s: float = Field(0.2, gt=0, le=60)
+    # On SIGTERM, keep consuming until the topic has been quiet this long (the embedded default
+    # drains every accepted log into ClickHouse before its in-memory broker stops).
+    stream_drain_on_stop: bool = False
+    stream_drain_idle_s: float = Field(2.0, gt=0, le=60)
+    stream_drain_timeout_s: float = Field(120.0, gt=0)
+    stream_retry_max_backoff_s: float = Field(5.0, gt=0, le=300)
+    # Standalone `logstream stream` serves /healthz and /readyz here.
+    stream_host: str = "127.0.0.1"
+    stream_port: Port = 8002
