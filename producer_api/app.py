@@ -78,7 +78,8 @@ async def merged_openapi(app: FastAPI, upstreams: Upstreams) -> dict[str, Any]:
     upstream = await upstreams.openapi()
     if upstream:
         for path, operations in upstream.get("paths", {}).items():
-            document["paths"].setdefault(path, operations)
+            for method, operation in operations.items():
+                document["paths"].setdefault(path, {}).setdefault(method, operation)
         for name, schema in upstream.get("components", {}).get("schemas", {}).items():
             schemas.setdefault(name, schema)
     return document
