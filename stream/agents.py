@@ -76,7 +76,7 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> fau
         broker_session_timeout=session_s,
         broker_heartbeat_interval=min(1.0, session_s / 4),
         broker_rebalance_timeout=session_s,
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.stream_commit_interval_s,
         topic_allow_declare=False,
     )
     topic = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes)
