@@ -31,7 +31,8 @@ def load_topic_specs(path: Path) -> list[TopicSpec]:
 
 def producer_config(settings: KafkaSettings) -> dict[str, str | int | bool]:
     """Durable publishing: every in-sync replica acks, and retries cannot duplicate or reorder."""
-    return {"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all", "enable.idempotence": True}
+    return {"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all", "enable.idempotence": True,
+            "log.connection.close": False}
 
 
 def consumer_config(settings: KafkaSettings, group: str) -> dict[str, str | int | bool]:

@@ -65,7 +65,8 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="logstream API")
 
-    app.include_router(forwarding_router())  # last: only what nothing above matched
+    if settings.query_url:
+        app.include_router(forwarding_router())  # last: only what nothing above matched
     return app
 
 

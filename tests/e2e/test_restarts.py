@@ -42,9 +42,8 @@ def test_restart_mid_stream_loses_and_duplicates_nothing(broker: str, tmp_path: 
     records = [(b"user", orjson.dumps({**example(userId=f"user-{i % 50}"), "eventId": str(event_id)}))
                for i, event_id in enumerate(event_ids)]
     produce_raw(broker, f"raw-{run}", records)
-    written = wait_until(lambda: stream_status(base).get("rows_written", 0) >= 9000 and stream_status(base)["rows_written"],
-                         timeout=60, what="the first 9000 rows",
-                         interval=0.02)
+    written = wait_until(lambda: (n := stream_status(base).get("rows_written", 0)) >= 9000 and n,
+                         timeout=60, what="the first 9000 rows", interval=0.02)
     worker.signal(signum)
     worker.process.wait(timeout=60)  # type: ignore[union-attr]
     assert written < LOGS * 3, "the worker finished before it could be stopped mid-stream"

@@ -1,0 +1,123 @@
+"""POST /v1/logs through the real app and the real embedded broker: every status it can answer."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import uuid
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from logstream.kafka import ensure_topics
+from producer_api.app import create_app
+from producer_api.settings import ProducerSettings
+from tests.fixtures import README_EXAMPLE, example
+from tests.support import consume_all, free_port
+
+
+@pytest.fixture(scope="module")
+def topic(broker: str) -> str:
+    name = f"raw-producer-{uuid.uuid4().hex[:8]}"
+    ensure_topics(ProducerSettings(kafka_bootstrap_servers=broker, raw_topic=name))
+    return name
+
+
+@pytest.fixture(scope="module")
+def client(broker: str, topic: str) -> Iterator[TestClient]:
+    settings = ProducerSettings(kafka_bootstrap_servers=broker, raw_topic=topic, max_body_bytes=64 * 1024)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def post(client: TestClient, body: bytes, content_type: str = "application/json", **headers: str):
+    return client.post("/v1/logs", content=body, headers={"content-type": content_type, **headers})
+
+
+def test_202_after_the_broker_acked_and_the_record_is_the_log_plus_event_id(client: TestClient, broker: str,
+                                                                             topic: str) -> None:
+    user = f"u-{uuid.uuid4()}"
+    response = post(client, orjson.dumps(example(userId=user)))
+    assert response.status_code == 202
+    body = response.json()
+    assert body["logs"] == 1 and body["actions"] == 3
+    [record] = [m for m in consume_all(broker, topic, expect=10_000, timeout=3) if m.key() == user.encode()]
+    value = orjson.loads(record.value())
+    assert value["eventId"] == body["eventIds"][0]
+    assert value["receivedAt"].endswith("Z")
+    assert {k: value[k] for k in README_EXAMPLE} == example(userId=user)
+
+
+def test_an_array_gives_one_record_per_log(client: TestClient) -> None:
+    response = post(client, orjson.dumps([README_EXAMPLE] * 3))
+    assert response.status_code == 202
+    assert response.json()["logs"] == 3 and len(set(response.json()["eventIds"])) == 3
+
+
+def test_invalid_logs_are_400_with_every_problem_and_nothing_is_published(client: TestClient, broker: str,
+                                                                          topic: str) -> None:
+    marker = f"bad-{uuid.uuid4()}"
+    bad = example(userId=marker)
+    bad["actions"][0]["properties"].pop("locationX")
+    response = post(client, orjson.dumps([example(userId=marker), bad, {"userId": marker}]))
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 400 and problem["code"] == "invalid_logs"
+    paths = [(e["path"], e["code"]) for e in problem["errors"]]
+    assert paths == [("[1].actions[0].properties.locationX", "missing_property"),
+                     ("[2].sessionId", "missing_field"), ("[2].actions", "missing_field")]
+    assert not [m for m in consume_all(broker, topic, expect=10_000, timeout=3) if m.key() == marker.encode()]
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "code"), [
+    (b"{not json", "application/json", 400, "invalid_json"),
+    (b"", "application/json", 400, "invalid_json"),
+    (b'"just a string"', "application/json", 400, "invalid_logs"),
+    (b"[]", "application/json", 400, "invalid_logs"),
+    (orjson.dumps(README_EXAMPLE), "text/plain", 415, "unsupported_media_type"),
+    (orjson.dumps(README_EXAMPLE), "", 415, "unsupported_media_type"),
+    (orjson.dumps([README_EXAMPLE] * 200), "application/json", 413, "payload_too_large"),
+    (gzip.compress(orjson.dumps(README_EXAMPLE)), "application/json", 400, "invalid_json"),
+])
+def test_bad_bodies(client: TestClient, body: bytes, content_type: str, status: int, code: str) -> None:
+    response = post(client, body, content_type)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+
+
+def test_a_charset_parameter_or_json_suffix_is_fine(client: TestClient) -> None:
+    assert post(client, orjson.dumps(README_EXAMPLE), "application/json; charset=utf-8").status_code == 202
+    assert post(client, orjson.dumps(README_EXAMPLE), "application/vnd.logstream+json").status_code == 202
+
+
+def test_unknown_route_and_method_are_problems_not_500(client: TestClient) -> None:
+    # this producer has no query service behind it, so it forwards nothing
+    assert client.get("/nowhere").json()["code"] == "not_found"
+    response = client.get("/v1/logs")
+    assert response.status_code == 405 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_broker_unavailable_is_503_with_retry_after_within_a_bounded_time() -> None:
+    settings = ProducerSettings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", publish_timeout_ms=1000)
+    with TestClient(create_app(settings)) as dead:
+        started = time.monotonic()
+        response = dead.post("/v1/logs", content=orjson.dumps(README_EXAMPLE),
+                             headers={"content-type": "application/json"})
+        elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["code"] == "broker_unavailable"
+    assert elapsed < 8
+
+
+def test_queue_full_is_503_with_retry_after(broker: str, topic: str) -> None:
+    settings = ProducerSettings(kafka_bootstrap_servers=broker, raw_topic=topic, kafka_queue_max_messages=100)
+    with TestClient(create_app(settings)) as small:
+        response = small.post("/v1/logs", content=orjson.dumps([README_EXAMPLE] * 101),
+                              headers={"content-type": "application/json"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "queue_full" and response.headers["retry-after"] == "1"

@@ -1,0 +1,147 @@
+"""The read API through the real app on the real ClickHouse engine (chDB, in this process)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from logstream.clickhouse import connect
+from query_api.app import create_app
+from query_api.settings import QuerySettings
+from stream import batch
+from stream.sink import ClickHouseSink
+from stream.split import Source
+
+BASE = "2018-10-18T21:37:{:02d}-06:00"
+
+
+def log(user: str, session: str, actions: list[tuple[str, str, dict]]) -> bytes:
+    return orjson.dumps({"userId": user, "sessionId": session, "eventId": str(uuid.uuid4()),
+                         "actions": [{"time": t, "type": k, "properties": p} for t, k, p in actions]})
+
+
+LOGS = [
+    log("alice", "s1", [(BASE.format(28), "CLICK", {"locationX": 0, "locationY": 11}),
+                        (BASE.format(30), "view", {"viewedId": "FDJKLHSLD"}),
+                        (BASE.format(30), "NAVIGATE", {"pageFrom": "communities", "pageTo": "inventory"})]),
+    log("bob", "s2", [("2018-10-19T03:37:29Z", "CLICK", {"locationX": 1.5, "locationY": -2, "extra": [1]}),
+                      ("2018-10-19T09:07:31+05:30", "VIEW", {"viewedId": "x"})]),
+    # twenty actions at the same instant: pagination must order ties by actionId
+    log("carol", "s3", [("2018-10-20T00:00:00.125Z", "CLICK", {"locationX": i, "locationY": i}) for i in range(20)]),
+]
+
+
+@pytest.fixture(scope="module")
+def settings(chdb_dir: Path) -> QuerySettings:
+    return QuerySettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=f"q_{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="module")
+def client(settings: QuerySettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        rows = batch.build((None, value, Source("raw", 0, offset)) for offset, value in enumerate(LOGS)).rows
+        ClickHouseSink(connect(settings), max_backoff_s=1)._write_once(rows)
+        yield test_client
+
+
+def actions(client: TestClient, **params: object) -> list[dict]:
+    response = client.get("/v1/actions", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["actions"]
+
+
+def test_times_come_back_exactly_as_sent(client: TestClient) -> None:
+    found = actions(client, userId="alice")
+    assert found[0]["time"] == "2018-10-18T21:37:28-06:00" and found[0]["type"] == "CLICK"
+    assert sorted((a["time"], a["type"]) for a in found[1:]) == [
+        ("2018-10-18T21:37:30-06:00", "NAVIGATE"), ("2018-10-18T21:37:30-06:00", "VIEW")]
+    assert found[0]["properties"] == {"locationX": 0, "locationY": 11}
+    bob = actions(client, userId="bob")
+    assert [a["time"] for a in bob] == ["2018-10-19T03:37:29Z", "2018-10-19T09:07:31+05:30"]
+    assert bob[0]["properties"] == {"locationX": 1.5, "locationY": -2, "extra": [1]}
+    assert actions(client, userId="carol")[0]["time"] == "2018-10-20T00:00:00.125Z"
+
+
+def test_ordered_by_time_then_action_id(client: TestClient) -> None:
+    found = actions(client, limit=1000)
+    assert len(found) == 25
+    keys = [a["time"] for a in found[:5]]
+    assert keys[0] == "2018-10-18T21:37:28-06:00"
+    carol = [a["actionId"] for a in found if a["userId"] == "carol"]
+    assert len(carol) == 20 and len(set(carol)) == 20
+
+
+def test_from_is_inclusive_and_to_exclusive(client: TestClient) -> None:
+    at = "2018-10-19T03:37:29Z"
+    assert [a["userId"] for a in actions(client, **{"from": at, "to": "2018-10-19T03:37:29.001Z"})] == ["bob"]
+    # 21:37:28-06:00 is 03:37:28Z: alice's click, not bob's click at `at`, nor alice's 03:37:30Z actions
+    assert [a["userId"] for a in actions(client, **{"from": "2018-10-18T21:37:28-06:00", "to": at})] == ["alice"]
+    assert len(actions(client, **{"from": "2018-10-18T21:37:28-06:00", "to": "2018-10-19T03:37:30Z"})) == 2
+    # bounds in another offset: 03:37:29Z to 03:37:32Z
+    found = actions(client, **{"from": "2018-10-19T09:07:29+05:30", "to": "2018-10-19T09:07:32+05:30"})
+    assert [a["userId"] for a in found] == ["bob", "alice", "alice", "bob"]
+
+
+def test_type_filter_takes_a_list_in_any_case(client: TestClient) -> None:
+    assert {a["type"] for a in actions(client, type="view,Navigate", limit=100)} == {"VIEW", "NAVIGATE"}
+    assert len(actions(client, type="VIEW", limit=100)) == 2
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7, 24, 25, 26])
+def test_pagination_never_skips_or_repeats(client: TestClient, limit: int) -> None:
+    everything = actions(client, limit=1000)
+    seen, cursor = [], None
+    while True:
+        response = client.get("/v1/actions", params={"limit": limit, **({"cursor": cursor} if cursor else {})})
+        body = response.json()
+        assert len(body["actions"]) <= limit
+        seen += body["actions"]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == everything
+
+
+def test_logs_groups_actions_per_session(client: TestClient) -> None:
+    body = client.get("/v1/logs", params={"type": "CLICK,VIEW", "to": "2018-10-20T00:00:00Z"}).json()
+    assert [(g["userId"], g["sessionId"], [a["type"] for a in g["actions"]]) for g in body["logs"]] == [
+        ("alice", "s1", ["CLICK", "VIEW"]), ("bob", "s2", ["CLICK", "VIEW"])]
+
+
+@pytest.mark.parametrize(("params", "path"), [
+    ({"from": "yesterday"}, "from"),
+    ({"to": "2018-13-01T00:00:00Z"}, "to"),
+    ({"type": "CLICK,SCROLL"}, "type"),
+    ({"limit": 0}, "limit"),
+    ({"limit": 10_001}, "limit"),
+    ({"limit": "ten"}, "query.limit"),
+    ({"from": "2018-10-20T00:00:00Z", "to": "2018-10-19T00:00:00Z"}, "from"),
+])
+def test_bad_parameters_are_400_problems(client: TestClient, params: dict, path: str) -> None:
+    for route in ("/v1/actions", "/v1/logs"):
+        response = client.get(route, params=params)
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"][0]["path"] == path
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJhIiwiYiJd", "e30"])
+def test_bad_cursor_is_400(client: TestClient, cursor: str) -> None:
+    response = client.get("/v1/actions", params={"cursor": cursor})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_cursor"
+
+
+def test_values_never_become_sql(client: TestClient) -> None:
+    assert actions(client, userId="alice' OR 1=1 --") == []
+    assert actions(client, sessionId="s1\\' OR '1'='1") == []
+
+
+def test_readiness_checks_clickhouse_and_migrations(client: TestClient) -> None:
+    body = client.get("/readyz").json()
+    assert body == {"ready": True, "checks": {"clickhouse": {"ok": True, "detail": "reachable"},
+                                              "migrations": {"ok": True, "detail": "applied"}}}
