@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from confluent_kafka import KafkaException
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -15,13 +17,15 @@ from pydantic.json_schema import models_json_schema
 
 from logstream import __version__, problems
 from logstream.contract import LogIn
-from logstream.kafka import broker_reachable
+from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
 from producer_api import routes
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """Product-analytics user action logs. Clients POST logs; analysts query actions.
 Every error is RFC 9457 `application/problem+json` with a `code` (and an `errors` list of
@@ -31,6 +35,7 @@ Every error is RFC 9457 `application/problem+json` with a `code` (and an `errors
 def create_app(settings: ProducerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics_or_warn(settings)
         app.state.publisher = Publisher(settings)
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url)
         try:
@@ -68,6 +73,14 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     if settings.query_url:
         app.include_router(forwarding_router())  # last: only what nothing above matched
     return app
+
+
+async def ensure_topics_or_warn(settings: ProducerSettings) -> None:
+    """Create the topics if the broker is there; if not, start anyway and answer 503 until it is."""
+    try:
+        await asyncio.to_thread(ensure_topics, settings, 5.0)
+    except KafkaException as exc:
+        log.warning("could not create the topics (broker unreachable?): %s", exc)
 
 
 async def merged_openapi(app: FastAPI, upstreams: Upstreams) -> dict[str, Any]:

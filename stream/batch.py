@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from logstream.contract import InvalidLogError, validate_record
+import orjson
+
+from logstream.contract import InvalidLogError, Problem, validate_record
 from stream.dlq import DeadLetter
 from stream.split import Columns, Source
 
@@ -30,5 +32,9 @@ def build(records: Iterable[tuple[bytes | None, bytes | None, Source]]) -> Batch
         except InvalidLogError as exc:
             batch.dead.append(DeadLetter(reason_for(exc), exc.problems, source, key, value))
             continue
-        batch.rows.add(record, source)
+        try:
+            batch.rows.add(record, source)
+        except orjson.JSONEncodeError as exc:
+            problem = Problem("actions", "unrepresentable", f"a property value cannot be stored: {exc}")
+            batch.dead.append(DeadLetter("schema_violation", [problem], source, key, value))
     return batch

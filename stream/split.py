@@ -47,6 +47,9 @@ class Columns:
         return len(self.data[0])
 
     def add(self, record: LogRecord, source: Source) -> None:
+        # The one step that can fail (e.g. an integer beyond 64 bits from another producer) goes
+        # first, so a failing record leaves no partial row behind.
+        properties_json = [orjson.dumps(action.properties.model_dump()).decode() for action in record.actions]
         event_id = event_id_of(record, source)
         received = record.receivedAt or datetime.fromtimestamp((source.timestamp_ms or 0) / 1000, UTC)
         (action_ids, event_ids, users, sessions, types, times, offsets, properties,
@@ -59,7 +62,7 @@ class Columns:
             types.append(action.type.value)
             times.append(action.time.astimezone(UTC))
             offsets.append(offset_text(action.time))
-            properties.append(orjson.dumps(action.properties.model_dump()).decode())
+            properties.append(properties_json[index])
             receiveds.append(received.astimezone(UTC))
             topics.append(source.topic)
             partitions.append(source.partition)

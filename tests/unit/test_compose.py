@@ -1,0 +1,85 @@
+"""docker-compose.yml cannot run here (no Docker engine): check what can be checked of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from logstream.settings import ENV_PREFIX, ClickHouseSettings
+from producer_api.settings import ProducerSettings
+from query_api.settings import QuerySettings
+from stream.settings import StreamSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+SETTINGS: dict[str, type[BaseSettings]] = {"producer": ProducerSettings, "stream": StreamSettings,
+                                           "query": QuerySettings, "migrate": ClickHouseSettings}
+
+
+def env_names(settings_class: type[BaseSettings]) -> set[str]:
+    return {ENV_PREFIX + name.upper() for name in settings_class.model_fields}
+
+
+def env(service: str) -> dict[str, str]:
+    return {k: str(v) for k, v in SERVICES[service]["environment"].items()}
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_every_variable_is_a_real_setting_of_that_service(service: str) -> None:
+    unknown = {name for name in env(service) if name.startswith(ENV_PREFIX)} - env_names(SETTINGS[service])
+    assert not unknown, f"{service} sets variables its settings do not read: {unknown}"
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_the_settings_validate_and_the_command_is_the_service(service: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in env(service).items():
+        monkeypatch.setenv(name, value)
+    SETTINGS[service]()
+    assert SERVICES[service]["command"] == [service]
+    assert SERVICES[service]["build"] == "."
+
+
+def test_kafka_is_kraft_and_advertises_what_the_services_bootstrap_from() -> None:
+    kafka = {k: str(v) for k, v in SERVICES["kafka"]["environment"].items()}
+    assert "controller" in kafka["KAFKA_PROCESS_ROLES"] and "broker" in kafka["KAFKA_PROCESS_ROLES"]
+    advertised = kafka["KAFKA_ADVERTISED_LISTENERS"].split("//", 1)[1]
+    for service in ("producer", "stream", "query"):
+        assert env(service)["LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS"] == advertised
+    assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_clickhouse_credentials_and_database_match_the_dsn() -> None:
+    server = SERVICES["clickhouse"]["environment"]
+    for service in ("stream", "query", "migrate"):
+        dsn = urlsplit(env(service)["LOGSTREAM_CLICKHOUSE_DSN"])
+        assert (dsn.hostname, dsn.port) == ("clickhouse", 8123)
+        assert (dsn.username, dsn.password) == (server["CLICKHOUSE_USER"], server["CLICKHOUSE_PASSWORD"])
+        assert env(service)["LOGSTREAM_CLICKHOUSE_DATABASE"] == server["CLICKHOUSE_DB"]
+
+
+def test_the_front_door_reaches_the_query_and_stream_ports() -> None:
+    producer = env("producer")
+    assert producer["LOGSTREAM_QUERY_URL"] == f"http://query:{env('query')['LOGSTREAM_QUERY_PORT']}"
+    assert producer["LOGSTREAM_STREAM_URL"] == f"http://stream:{env('stream')['LOGSTREAM_STREAM_PORT']}"
+    assert SERVICES["producer"]["ports"] == [f"{producer['LOGSTREAM_PORT']}:{producer['LOGSTREAM_PORT']}"]
+
+
+def test_healthchecks_and_named_volumes() -> None:
+    for name in ("kafka", "clickhouse", "stream", "query", "producer"):
+        assert "healthcheck" in SERVICES[name], name
+    assert set(COMPOSE["volumes"]) == {"kafka-data", "clickhouse-data"}
+    assert "kafka-data:/var/lib/kafka/data" in SERVICES["kafka"]["volumes"]
+    assert "clickhouse-data:/var/lib/clickhouse" in SERVICES["clickhouse"]["volumes"]
+
+
+def test_the_image_finds_the_specs() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "LOGSTREAM_TOPICS_SPEC=/app/infra/kafka/topics.yaml" in dockerfile
+    assert "LOGSTREAM_MIGRATIONS_DIR=/app/infra/clickhouse" in dockerfile
+    assert "COPY infra ./infra" in dockerfile

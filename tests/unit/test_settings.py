@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from logstream.kafka import load_topic_specs
+from logstream.settings import KafkaSettings
+
+
+def test_topic_defaults_match_the_spec() -> None:
+    settings = KafkaSettings()
+    specs = {spec.role: spec for spec in load_topic_specs(settings.topics_spec)}
+    assert specs["raw"].name == settings.raw_topic == "logstream.logs.raw.v1"
+    assert specs["dlq"].name == settings.dlq_topic == "logstream.logs.dlq.v1"
+    assert specs["raw"].partitions >= 2
+
+
+@pytest.mark.parametrize(("command", "variable", "value"), [
+    ("producer", "LOGSTREAM_PORT", "eighty"),
+    ("producer", "LOGSTREAM_MAX_BODY_BYTES", "-1"),
+    ("query", "LOGSTREAM_QUERY_PORT", "70000"),
+    ("stream", "LOGSTREAM_STREAM_BATCH_SIZE", "0"),
+    ("migrate", "LOGSTREAM_CLICKHOUSE_DSN", "mysql://db"),
+    ("up", "LOGSTREAM_KAFKA_COMPRESSION", "brotli"),
+])
+def test_a_bad_variable_refuses_to_boot_with_one_line_naming_it(command: str, variable: str, value: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "logstream.cli", command], env={**os.environ, variable: value},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"logstream: invalid setting {variable}:")
