@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from logstream.settings import BaseConfig, describe
+from logstream.settings import BaseConfig, LoggingSettings, describe
 
 S = TypeVar("S", bound=BaseConfig)
 log = logging.getLogger("logstream")
@@ -27,7 +26,7 @@ def load(settings_class: type[S]) -> S:
 
 
 def setup_logging() -> None:
-    level = os.environ.get("LOGSTREAM_LOG_LEVEL", "INFO").upper()
+    level = load(LoggingSettings).log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("aiokafka", "faust", "mode", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

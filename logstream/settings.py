@@ -7,7 +7,7 @@ Each service composes the groups it needs into its own frozen settings class
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,10 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 class BaseConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+
+class LoggingSettings(BaseConfig):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 class KafkaSettings(BaseConfig):
