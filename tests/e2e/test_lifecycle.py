@@ -1,0 +1,71 @@
+"""`logstream up` as a user runs it: Ctrl-C drains every accepted log into ClickHouse, leaves no
+process behind, and the data is there after a restart; killing it leaves no orphans either."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import orjson
+
+from tests.conftest import stack_env
+from tests.fixtures import example
+from tests.support import Service, all_actions, free_port, wait_until
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def start_up(workdir: Path, data: Path) -> tuple[Service, str]:
+    port = free_port()
+    env = stack_env(f"127.0.0.1:{free_port()}", data, LOGSTREAM_PORT=str(port),
+                    LOGSTREAM_QUERY_PORT=str(free_port()))
+    base = f"http://127.0.0.1:{port}"
+    return Service(["up"], env, workdir, "up").start().wait_ready(f"{base}/readyz", timeout=90), base
+
+
+def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_path: Path) -> None:
+    user = f"drain-{uuid.uuid4()}"
+    up, base = start_up(tmp_path, tmp_path / "data")
+    children = children_of(up.process.pid)  # type: ignore[union-attr]
+    assert len(children) == 3  # broker, query+stream, producer
+    for start in range(0, 300, 100):
+        logs = [example(userId=user, sessionId=f"s{i}") for i in range(start, start + 100)]
+        response = httpx.post(f"{base}/v1/logs", content=orjson.dumps(logs),
+                              headers={"content-type": "application/json"}, timeout=30)
+        assert response.status_code == 202
+    up.signal(signal.SIGINT)  # at once: most of it is still on its way to ClickHouse
+    assert up.process.wait(timeout=120) == 0, up.log_tail()  # type: ignore[union-attr]
+    assert [pid for pid in children if alive(pid)] == []
+    assert "drained" in up.log_path.read_text()
+
+    up, base = start_up(tmp_path, tmp_path / "data")  # a new, empty broker; the same ClickHouse data
+    try:
+        actions = all_actions(base, {"userId": user})
+        assert len(actions) == 900 and len({a["actionId"] for a in actions}) == 900
+    finally:
+        assert up.stop(120) == 0
+
+
+def test_killing_up_leaves_no_orphan(tmp_path: Path) -> None:
+    up, _ = start_up(tmp_path, tmp_path / "data")
+    children = children_of(up.process.pid)  # type: ignore[union-attr]
+    assert len(children) == 3
+    up.kill()
+    wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=30, what="the children to exit")
