@@ -77,6 +77,12 @@ def cmd_broker(_: argparse.Namespace) -> None:
     raise SystemExit(run_broker(load(KafkaSettings)))
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from importlib import import_module
+
+    raise SystemExit(import_module(f"logstream.bench.{args.target}").main(args.options))
+
+
 def cmd_up(_: argparse.Namespace) -> None:
     from logstream.supervisor import UpSettings, run_up
 
@@ -90,6 +96,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
     "query": (cmd_query, "the read API"),
     "broker": (cmd_broker, "the embedded Kafka-compatible broker alone (memory storage)"),
     "migrate": (cmd_migrate, "apply the ClickHouse migrations not yet applied"),
+    "bench": (cmd_bench, "benchmarks: `bench ingest [--quick] [--json]`"),
 }
 
 
@@ -102,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
         if name == "query":
             sub.add_argument("--with-stream", action="store_true",
                              help="also run the stream worker in this process (the embedded default)")
+        if name == "bench":
+            sub.add_argument("target", choices=["ingest"], help="what to benchmark")
+            sub.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options (--help)")
     args = parser.parse_args(argv)
     setup_logging()
     args.function(args)

@@ -36,12 +36,19 @@ ID_MAX_LENGTH = 256
 # Outside these bounds a time is a client bug, and ClickHouse's DateTime64 could not hold it.
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
+def epoch_millis(moment: datetime) -> int:
+    """Exact UTC epoch milliseconds of an aware datetime (floats would lose some)."""
+    return (moment - EPOCH) // MILLISECOND
 
 
 # ---------------------------------------------------------------- field types
 
 
-def _parse_time(value: Any) -> datetime:
+def parse_time(value: Any) -> datetime:
     """ISO 8601 with an offset; the returned tzinfo keeps the offset as it was sent."""
     if not isinstance(value, str):
         raise PydanticCustomError("invalid_time", "time must be an ISO 8601 string")
@@ -70,7 +77,7 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
-SentTime = Annotated[datetime, BeforeValidator(_parse_time)]
+SentTime = Annotated[datetime, BeforeValidator(parse_time)]
 Number = Annotated[int | float, BeforeValidator(_check_number)]
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=ID_MAX_LENGTH)]
 

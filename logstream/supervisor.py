@@ -79,7 +79,7 @@ def _spawn(args: list[str], extra_env: dict[str, str]) -> subprocess.Popen[bytes
     return child_popen([sys.executable, "-m", "logstream.cli", *args], env={**os.environ, **extra_env})
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str, stopping: threading.Event,
+def wait_ready(url: str, process: subprocess.Popen[bytes], what: str, stopping: threading.Event,
                 timeout: float = 90.0) -> bool:
     deadline = time.monotonic() + timeout
     last_note = 0.0
@@ -109,12 +109,12 @@ def run_up(settings: UpSettings) -> int:
         query_url = f"http://{settings.query_host}:{settings.query_port}"
         query = _spawn(["query", "--with-stream"], {"LOGSTREAM_STREAM_DRAIN_ON_STOP": "true"})
         children.append(("query+stream", query, settings.stream_drain_timeout_s + 30))
-        if not _wait_ready(f"{query_url}/readyz", query, "the stream worker and query API", stopping):
+        if not wait_ready(f"{query_url}/readyz", query, "the stream worker and query API", stopping):
             return 1 if not stopping.is_set() else 0
         producer = _spawn(["producer"], {"LOGSTREAM_QUERY_URL": query_url})
         children.append(("producer", producer, 15.0))
         base = f"http://{settings.host}:{settings.port}"
-        if not _wait_ready(f"{base}/healthz", producer, "the producer", stopping):
+        if not wait_ready(f"{base}/healthz", producer, "the producer", stopping):
             return 1 if not stopping.is_set() else 0
         log.info("logstream is up: %s (API docs at %s/docs). Ctrl-C stops it.", base, base)
         while not stopping.is_set():

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from logstream.contract import EPOCH, MILLISECOND, epoch_millis
 from query_api.errors import InvalidCursorError
 
 
@@ -19,13 +20,13 @@ class Cursor:
     action_id: uuid.UUID
 
     def encode(self) -> str:
-        millis = int(self.time.replace(tzinfo=UTC).timestamp() * 1000)
+        millis = epoch_millis(self.time.replace(tzinfo=UTC))
         return base64.urlsafe_b64encode(orjson.dumps([millis, str(self.action_id)])).decode().rstrip("=")
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
         try:
             millis, action_id = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            return cls(datetime.fromtimestamp(int(millis) / 1000, UTC), uuid.UUID(action_id))
+            return cls(EPOCH + int(millis) * MILLISECOND, uuid.UUID(action_id))
         except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError, OverflowError, OSError):
             raise InvalidCursorError("pass back the nextCursor of a previous page unchanged") from None

@@ -29,7 +29,9 @@ class BatchProcessor:
         self.dead_letters = dead_letters
         self._max_backoff_s = max_backoff_s
         self.in_flight = False
-        self.last_batch_at = 0.0
+        self.last_batch_at = 0.0  # monotonic
+        self.first_batch_wall = 0.0  # epoch seconds, for rates measured across processes
+        self.last_batch_wall = 0.0
         self.records = 0
 
     async def process(self, events: Sequence[EventT]) -> None:
@@ -43,6 +45,8 @@ class BatchProcessor:
             self.in_flight = False
         self.records += len(events)
         self.last_batch_at = time.monotonic()
+        self.last_batch_wall = time.time()
+        self.first_batch_wall = self.first_batch_wall or self.last_batch_wall
 
     async def _process_once(self, events: Sequence[EventT]) -> None:
         batch = batches.build(

@@ -27,6 +27,8 @@ def build(records: Iterable[tuple[bytes | None, bytes | None, Source]]) -> Batch
     batch = Batch()
     for key, value, source in records:
         batch.records += 1
+        if value and batch.rows.add_payload(value, source):
+            continue
         try:
             record = validate_record(value or b"")
         except InvalidLogError as exc:

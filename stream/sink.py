@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 
 from clickhouse_connect.driver.client import Client
 
@@ -62,14 +61,14 @@ class ClickHouseSink:
         log.info("sink wrote rows=%d skipped=%d elapsed_ms=%.1f from=%s", len(columns), len(stored),
                  (time.perf_counter() - started) * 1000, first)
 
-    def _stored_action_ids(self, columns: Columns) -> set[uuid.UUID]:
-        stored: set[uuid.UUID] = set()
+    def _stored_action_ids(self, columns: Columns) -> set[int]:
+        stored: set[int] = set()
         for (topic, partition), offset in columns.first_offsets().items():
             if (topic, partition) in self._verified:
                 continue
             rows = self._client.query(STORED_ACTION_IDS_FROM_OFFSET,
                                       parameters={"topic": topic, "partition": partition, "offset": offset})
-            found = {row[0] for row in rows.result_rows}
+            found = {row[0].int for row in rows.result_rows}
             if not found:
                 self._verified.add((topic, partition))  # nothing stored past here: later batches are new
             stored |= found

@@ -42,7 +42,8 @@ class StreamWorker:
         detail = sink.last_error or ("consuming" if ok else "not running")
         return {"ok": ok, "detail": detail, "assigned_partitions": assigned, "records": self.processor.records,
                 "rows_written": sink.rows_written, "duplicates_skipped": sink.duplicates_skipped,
-                "dead_letters": self.processor.dead_letters.sent}
+                "dead_letters": self.processor.dead_letters.sent,
+                "first_batch_at": self.processor.first_batch_wall, "last_batch_at": self.processor.last_batch_wall}
 
     async def drain(self) -> None:
         """Keep consuming until nothing arrived for stream_drain_idle_s (bounded by the timeout)."""

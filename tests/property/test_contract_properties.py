@@ -86,8 +86,8 @@ def test_valid_logs_validate_and_split_into_one_row_per_action(document: dict) -
     assert len(set(rows[0])) == len(rows[0])
     assert rows[4] == [a["type"].upper() for a in document["actions"]]
     assert [orjson.loads(p) for p in rows[7]] == [a["properties"] for a in document["actions"]]
-    for sent, action, utc, offset in zip(document["actions"], log.actions, rows[5], rows[6], strict=True):
-        assert render_time(utc, offset) == sent["time"]
+    for sent, action, millis, offset in zip(document["actions"], log.actions, rows[5], rows[6], strict=True):
+        assert render_time(datetime.fromtimestamp(millis / 1000, UTC), offset) == sent["time"]
         assert offset == offset_text(action.time)
 
 

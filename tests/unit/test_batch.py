@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from stream import batch
-from stream.split import Source, action_id_of, event_id_of
+from stream.split import Columns, Source, action_id_of, event_id_of
 from tests.fixtures import README_EXAMPLE
 
 
@@ -24,16 +25,26 @@ def test_valid_and_invalid_records_are_separated() -> None:
     assert built.dead[0].value == b"{oops"
 
 
-def test_a_value_that_cannot_be_stored_is_a_dead_letter_not_a_crash() -> None:
+def test_an_integer_beyond_64_bits_is_kept_as_a_double_not_a_crash() -> None:
+    # orjson (like JavaScript) reads it as a double; the log is stored, not stuck or dead-lettered
     huge = orjson.dumps(README_EXAMPLE).replace(b'"locationX":52', b'"locationX":52,"big":' + str(2**70).encode())
     built = batch.build([(None, huge, source(5)), (None, orjson.dumps(README_EXAMPLE), source(6))])
-    assert [(d.reason, d.problems[0].code) for d in built.dead] == [("schema_violation", "unrepresentable")]
-    assert len(built.rows) == 3 and set(built.rows.data[11]) == {6}
+    assert not built.dead and len(built.rows) == 6
+    assert orjson.loads(built.rows.data[7][0])["big"] == float(2**70)
+
+
+def test_the_contract_path_dead_letters_what_cannot_be_stored() -> None:
+    huge = orjson.dumps(README_EXAMPLE).replace(b'"locationX":52', b'"locationX":52,"big":' + str(2**70).encode())
+    record = batch.validate_record(huge)
+    rows = Columns()
+    with pytest.raises(orjson.JSONEncodeError):
+        rows.add(record, source(7))
+    assert len(rows) == 0
 
 
 def test_records_from_other_producers_get_ids_derived_from_their_position() -> None:
     built = batch.build([(None, orjson.dumps(README_EXAMPLE), source(9))])
-    event_id = built.rows.data[1][0]
-    assert event_id == event_id_of(batch.validate_record(orjson.dumps(README_EXAMPLE)), source(9))
-    assert built.rows.data[0] == [action_id_of(event_id, i) for i in range(3)]
-    assert built.rows.data[8][0].timestamp() == 1_700_000_000  # receivedAt from the record's timestamp
+    event_id = event_id_of(batch.validate_record(orjson.dumps(README_EXAMPLE)), source(9))
+    assert built.rows.data[1] == [event_id.int] * 3
+    assert built.rows.data[0] == [action_id_of(event_id, i).int for i in range(3)]
+    assert built.rows.data[8][0] == 1_700_000_000_000  # receivedAt from the record's timestamp

@@ -1,0 +1,1 @@
+"""Benchmarks: `logstream bench ingest`, `logstream bench query`."""

@@ -1,0 +1,228 @@
+"""`logstream bench ingest`: the ingest path against its engines' ceilings, side by side in one run.
+
+Each run starts the embedded stack (or targets `--url`), drives it on loopback with 1-log and
+100-log requests, measures the end-to-end rate into ClickHouse and the freshness at half of it,
+the CPU and peak RSS of every process, and then the ceilings on the same broker and records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from logstream.bench import ceilings
+from logstream.bench.loadgen import percentile, run_load
+from logstream.bench.procstats import peak_rss_mb
+from logstream.bench.progress import Progress
+from logstream.bench.stack import Stack
+from logstream.contract import LogIn
+
+SAMPLE: dict[str, Any] = LogIn.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class Profile:
+    one_log_s: float
+    hundred_logs_s: float
+    freshness_s: float
+    ceiling_records: int
+    floor_s: float
+    runs: int
+
+
+PROFILES = {"full": Profile(15, 60, 20, 200_000, 10, 3), "quick": Profile(2, 2, 3, 3_000, 2, 1)}
+
+# (figure, target, higher is better)
+TARGETS: dict[str, tuple[float, bool]] = {
+    "stream_vs_empty_agent": (0.85, True),
+    "e2e_logs_per_s": (8000, True),
+    "one_log_requests_per_s": (4000, True),
+    "freshness_p95_s": (1.0, False),
+    "producer_peak_rss_mb": (250, False),
+    "stream_peak_rss_mb": (400, False),
+}
+
+
+def body_of(logs: int, tag: str) -> bytes:
+    if logs == 1:
+        return orjson.dumps({**SAMPLE, "userId": tag})
+    return orjson.dumps([{**SAMPLE, "userId": f"{tag}-{i}"} for i in range(logs)])
+
+
+def load_phase(stack: Stack, logs: int, seconds: float, connections: int, progress: Progress,
+               rate_per_s: float | None = None) -> Any:
+    bodies = [body_of(logs, f"bench-{uuid.uuid4().hex[:8]}") for _ in range(64)]
+    ticker = {"done": 0}
+
+    def on_response(*_: Any) -> None:
+        ticker["done"] += 1
+        if ticker["done"] % 500 == 0:
+            progress(f"{logs}-log requests: {ticker['done']:,} answered")
+
+    return asyncio.run(run_load(f"{stack.url}/v1/logs", lambda i: bodies[i % 64], connections=connections,
+                                duration_s=seconds, max_requests=50_000_000, rate_per_s=rate_per_s,
+                                on_response=on_response))
+
+
+async def freshness(stack: Stack, seconds: float, rate_logs_per_s: float, progress: Progress) -> list[float]:
+    """Probes (one log each, their own user) while 100-log requests run at `rate_logs_per_s`:
+    seconds from the 202 to the probe's actions being visible in /v1/actions."""
+    delays: list[float] = []
+    background = run_load(f"{stack.url}/v1/logs", lambda _: body_of(100, "fresh-load"), connections=4,
+                          duration_s=seconds, max_requests=50_000_000, rate_per_s=rate_logs_per_s / 100)
+
+    async def probe(client: httpx.AsyncClient, user: str) -> None:
+        response = await client.post("/v1/logs", content=body_of(1, user),
+                                     headers={"content-type": "application/json"})
+        if response.status_code != 202:
+            return
+        accepted = time.perf_counter()
+        while time.perf_counter() - accepted < 30:
+            found = await client.get("/v1/actions", params={"userId": user, "limit": 1})
+            if found.json()["actions"]:
+                delays.append(time.perf_counter() - accepted)
+                progress(f"freshness: {len(delays)} probes, last {delays[-1] * 1000:.0f} ms")
+                return
+            await asyncio.sleep(0.01)
+
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
+        probes = []
+        started = time.perf_counter()
+        load_task = asyncio.ensure_future(background)
+        while time.perf_counter() - started < seconds:
+            probes.append(asyncio.ensure_future(probe(client, f"probe-{uuid.uuid4().hex}")))
+            await asyncio.sleep(0.2)
+        await asyncio.gather(load_task, *probes)
+    return delays
+
+
+def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progress) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with Stack(workdir, url) as stack:
+        tracked = stack.tracked()
+        for process in tracked:
+            process.start()
+        rows = stack.stream_status().get("rows_written", 0)
+
+        one = load_phase(stack, 1, profile.one_log_s, 32, progress)
+        figures["one_log_requests_per_s"] = one.accepted() / one.elapsed_s
+        figures["one_log_p95_ms"] = percentile(one.latencies_s, 0.95) * 1000
+        rows += one.accepted() * 3
+        figures["one_log_catch_up_s"] = stack.wait_rows(rows, 600, progress)
+        progress.done(f"1-log requests: {figures['one_log_requests_per_s']:,.0f}/s accepted")
+
+        started = time.monotonic()
+        hundred = load_phase(stack, 100, profile.hundred_logs_s, 8, progress)
+        accepted_logs = hundred.accepted() * 100
+        figures["hundred_logs_accepted_logs_per_s"] = accepted_logs / hundred.elapsed_s
+        rows += accepted_logs * 3
+        stack.wait_rows(rows, 900, progress)
+        elapsed = time.monotonic() - started
+        figures["e2e_logs_per_s"] = accepted_logs / elapsed
+        figures["e2e_actions_per_s"] = 3 * accepted_logs / elapsed
+        figures["e2e_seconds"] = elapsed
+        figures["non_202_responses"] = sum(n for s, n in (one.by_status | hundred.by_status).items() if s != 202)
+        progress.done(f"100-log requests: {accepted_logs:,} logs accepted, all in ClickHouse after {elapsed:.1f} s "
+                      f"({figures['e2e_logs_per_s']:,.0f} logs/s end to end)")
+
+        delays = asyncio.run(freshness(stack, profile.freshness_s, figures["e2e_logs_per_s"] / 2, progress))
+        figures["freshness_p50_s"] = percentile(delays, 0.5)
+        figures["freshness_p95_s"] = percentile(delays, 0.95)
+        figures["freshness_probes"] = len(delays)
+        progress.done(f"freshness at half load: p50 {figures['freshness_p50_s'] * 1000:.0f} ms, "
+                      f"p95 {figures['freshness_p95_s'] * 1000:.0f} ms")
+
+        names = {"producer": "producer", "query+stream": "stream", "broker": "broker"}
+        for process in tracked:
+            figures[f"{names[process.name]}_cpu_s"] = process.cpu_used()
+            figures[f"{names[process.name]}_peak_rss_mb"] = peak_rss_mb(process.pid)
+
+        records = [ceilings.log_record(i, SAMPLE) for i in range(profile.ceiling_records)]
+        topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
+        figures["raw_produce_per_s"] = ceilings.raw_produce(stack.bootstrap, topic, records)
+        progress.done(f"ceiling, raw produce: {figures['raw_produce_per_s']:,.0f} records/s")
+        figures["empty_agent_per_s"] = ceilings.empty_agent(stack.bootstrap, topic, len(records))
+        progress.done(f"ceiling, empty Faust agent: {figures['empty_agent_per_s']:,.0f} records/s")
+        figures["stream_worker_per_s"] = ceilings.stream_worker(stack.bootstrap, topic, len(records), workdir,
+                                                                progress)
+        figures["stream_vs_empty_agent"] = figures["stream_worker_per_s"] / figures["empty_agent_per_s"]
+        progress.done(f"stream worker on the same records: {figures['stream_worker_per_s']:,.0f} records/s "
+                      f"({figures['stream_vs_empty_agent']:.0%} of the empty agent)")
+    figures["http_floor_requests_per_s"] = ceilings.http_floor(body_of(1, "floor"), connections=32,
+                                                               duration_s=profile.floor_s)
+    figures["one_log_vs_http_floor"] = figures["one_log_requests_per_s"] / figures["http_floor_requests_per_s"]
+    progress.done(f"ceiling, HTTP floor: {figures['http_floor_requests_per_s']:,.0f} requests/s")
+    return figures
+
+
+def insert_ceiling(profile: Profile, workdir: Path) -> float:
+    records = [ceilings.log_record(i, SAMPLE) for i in range(max(profile.ceiling_records, 10_000))]
+    return ceilings.clickhouse_insert(records, workdir)
+
+
+def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {name: {"median": statistics.median(r[name] for r in runs), "min": min(r[name] for r in runs),
+                   "max": max(r[name] for r in runs)} for name in runs[0]}
+
+
+def verdicts(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, (target, higher) in TARGETS.items():
+        if name in summary:
+            value = summary[name]["median"]
+            out[name] = {"target": target, "median": value, "met": value >= target if higher else value <= target}
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="logstream bench ingest", description=__doc__)
+    parser.add_argument("--url", help="target a running stack instead of starting one")
+    parser.add_argument("--quick", action="store_true", help="seconds-long phases: proves it runs, measures little")
+    parser.add_argument("--runs", type=int, help="runs to take the median of (default 3, quick 1)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+    parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
+    args = parser.parse_args(argv)
+    profile = PROFILES["quick" if args.quick else "full"]
+    progress = Progress(enabled=True)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="logstream-bench-") as scratch:
+        base = args.workdir or Path(scratch)
+        for index in range(args.runs or profile.runs):
+            progress.done(f"== run {index + 1} of {args.runs or profile.runs}")
+            workdir = base / f"run-{index}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            figures = run_once(profile, args.url, workdir, progress)
+            runs.append(figures)
+        clickhouse_rows_per_s = insert_ceiling(profile, base)  # one chDB path per process: once, at the end
+        progress.done(f"ceiling, ClickHouse columnar insert: {clickhouse_rows_per_s:,.0f} rows/s")
+    summary = summarize(runs)
+    summary["clickhouse_insert_rows_per_s"] = {"median": clickhouse_rows_per_s, "min": clickhouse_rows_per_s,
+                                               "max": clickhouse_rows_per_s}
+    report = {"profile": "quick" if args.quick else "full", "runs": len(runs), "figures": summary,
+              "targets": verdicts(summary)}
+    if args.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())  # noqa: T201
+    else:
+        print(render(report))  # noqa: T201
+    return 0
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"{'figure':<36} {'median':>14} {'min':>14} {'max':>14}"]
+    for name, value in report["figures"].items():
+        lines.append(f"{name:<36} {value['median']:>14,.3f} {value['min']:>14,.3f} {value['max']:>14,.3f}")
+    lines.append("")
+    for name, verdict in report["targets"].items():
+        lines.append(f"{name:<36} target {verdict['target']:>10,} median {verdict['median']:>12,.3f} "
+                     f"{'MET' if verdict['met'] else 'NOT MET'}")
+    return "\n".join(lines)

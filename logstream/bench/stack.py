@@ -1,0 +1,76 @@
+"""The embedded stack under benchmark: `logstream up` in a scratch directory, on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from logstream.bench.procstats import Tracked, children, cmdline
+from logstream.process import child_popen, stop
+from logstream.supervisor import wait_ready
+
+ROLES = {"tansu": "broker", "--with-stream": "query+stream", "logstream.cli producer": "producer"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, workdir: Path, url: str | None = None):
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = url or ""
+        self.bootstrap = os.environ.get("LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+    def __enter__(self) -> Stack:
+        if self.url:
+            return self
+        port, self.bootstrap = free_port(), f"127.0.0.1:{free_port()}"
+        env = {**os.environ, "LOGSTREAM_PORT": str(port), "LOGSTREAM_QUERY_PORT": str(free_port()),
+               "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "LOGSTREAM_LOG_LEVEL": "WARNING",
+               "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{self.workdir}/clickhouse"}
+        log = (self.workdir / "stack.log").open("ab")
+        self.process = child_popen([sys.executable, "-m", "logstream.cli", "up"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}"
+        if not wait_ready(f"{self.url}/readyz", self.process, "the stack", threading.Event(), timeout=120):
+            raise RuntimeError(f"the stack did not start; see {self.workdir / 'stack.log'}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            stop(self.process, 180)
+
+    def tracked(self) -> list[Tracked]:
+        if self.process is None:
+            return []
+        found = []
+        for pid in children(self.process.pid):
+            line = cmdline(pid)
+            found += [Tracked(name, pid) for marker, name in ROLES.items() if marker in line]
+        return sorted(found, key=lambda t: t.name)
+
+    def stream_status(self) -> dict:
+        response = httpx.get(f"{self.url}/readyz", timeout=10)
+        return response.json()["checks"].get("stream", {})
+
+    def wait_rows(self, rows: int, timeout: float, progress: callable) -> float:
+        """Seconds until the stream has written `rows` rows in total (inserted = queryable)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            written = self.stream_status().get("rows_written", 0)
+            progress(f"stream: {written:,}/{rows:,} rows in ClickHouse")
+            if written >= rows:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        raise TimeoutError(f"the stream wrote fewer than {rows} rows in {timeout:.0f} s")
