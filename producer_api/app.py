@@ -37,11 +37,12 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics_or_warn(settings)
         app.state.publisher = Publisher(settings)
+        app.state.publisher.start()
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url)
         try:
             yield
         finally:
-            await asyncio.to_thread(app.state.publisher.close)
+            await app.state.publisher.close()
             await app.state.upstreams.close()
 
     app = FastAPI(title="logstream", version=__version__, description=DESCRIPTION, lifespan=lifespan,

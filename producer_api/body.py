@@ -24,7 +24,7 @@ async def read_json(request: Request, limit: int) -> Any:
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > limit:
+        if len(body) > limit:  # a chunked body declares no length: count as it comes
             raise PayloadTooLargeError(f"the body is over the limit of {limit} bytes")
     try:
         return orjson.loads(body)

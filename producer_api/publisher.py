@@ -1,10 +1,15 @@
-"""Publishes records to the raw topic and reports when the broker acknowledged all of them."""
+"""Publishes records to the raw topic and reports when the broker acknowledged all of them.
+
+Delivery reports are served by `producer.poll(0)` on the event loop itself (every millisecond while
+records are in flight), so a report resolves its request's future directly: no thread hand-off
+and no wake-up per request.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import threading
 from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -15,27 +20,25 @@ from producer_api.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
 
+BUSY_POLL_S = 0.001
+IDLE_POLL_S = 0.05
+
 
 class _Delivery:
-    """Counts the acks of one request's records; resolves its future once, in the loop."""
+    """Counts the acks of one request's records; resolves its future when the last one is in."""
 
-    __slots__ = ("future", "loop", "pending", "error")
+    __slots__ = ("future", "pending", "error")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, count: int):
-        self.loop = loop
-        self.future: asyncio.Future[None] = loop.create_future()
+    def __init__(self, future: asyncio.Future[None], count: int):
+        self.future = future
         self.pending = count
         self.error: KafkaError | None = None
 
-    def __call__(self, error: KafkaError | None, _message: object) -> None:  # poller thread
+    def __call__(self, error: KafkaError | None, _message: object) -> None:
         if error is not None and self.error is None:
             self.error = error
         self.pending -= 1
-        if self.pending == 0:
-            self.loop.call_soon_threadsafe(self._resolve)
-
-    def _resolve(self) -> None:
-        if not self.future.done():
+        if self.pending == 0 and not self.future.done():
             self.future.set_result(None)
 
 
@@ -43,6 +46,7 @@ class Publisher:
     def __init__(self, settings: ProducerSettings):
         self._settings = settings
         self._topic = settings.raw_topic
+        self._retry_after = {"Retry-After": str(settings.retry_after_s)}
         self._producer = Producer({
             **producer_config(settings),
             "linger.ms": settings.kafka_linger_ms,
@@ -51,44 +55,56 @@ class Publisher:
             "queue.buffering.max.messages": settings.kafka_queue_max_messages,
             "queue.buffering.max.kbytes": 512 * 1024,
         })
-        self._stopping = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
-        self._poller.start()
+        self._in_flight = 0
+        self._poller: asyncio.Task[None] | None = None
 
-    def _poll(self) -> None:
-        while not self._stopping.is_set():
-            self._producer.poll(0.05)
+    def start(self) -> None:
+        self._poller = asyncio.get_running_loop().create_task(self._poll(), name="kafka-delivery-reports")
+
+    async def _poll(self) -> None:
+        while True:
+            self._producer.poll(0)
+            await asyncio.sleep(BUSY_POLL_S if self._in_flight else IDLE_POLL_S)
 
     async def publish(self, records: Sequence[tuple[bytes, bytes]]) -> None:
         """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise."""
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
-            raise QueueFullError("the producer's queue is full; retry later",
-                                 headers={"Retry-After": str(self._settings.retry_after_s)})
-        delivery = _Delivery(asyncio.get_running_loop(), len(records))
+            raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
+        loop = asyncio.get_running_loop()
+        delivery = _Delivery(loop.create_future(), len(records))
+        produce, topic = self._producer.produce, self._topic
         try:
             for key, value in records:
-                self._producer.produce(self._topic, value, key, on_delivery=delivery)
+                produce(topic, value, key, on_delivery=delivery)
         except (BufferError, KafkaException) as exc:
-            # Checked above, so only another thread's burst gets here; what was queued still
-            # goes out, and the client that retries gets new eventIds.
-            raise QueueFullError(f"the producer's queue is full: {exc}",
-                                 headers={"Retry-After": str(self._settings.retry_after_s)}) from exc
-        # librdkafka fails each record after message.timeout.ms, so this wait is bounded.
+            # Checked above, so only a burst between checks gets here; what was queued still goes
+            # out, and a client that retries gets new eventIds.
+            raise QueueFullError(f"the producer's queue is full: {exc}", headers=self._retry_after) from exc
+        self._in_flight += 1
+        # librdkafka fails each record after message.timeout.ms; this timer is only a safety net.
+        timer = loop.call_later(self._settings.publish_timeout_ms / 1000 + 5, _expire, delivery.future)
         try:
-            await asyncio.wait_for(asyncio.shield(delivery.future), self._settings.publish_timeout_ms / 1000 + 5)
+            await delivery.future
         except TimeoutError as exc:
             raise BrokerUnavailableError("the broker did not acknowledge the logs in time",
-                                         headers={"Retry-After": str(self._settings.retry_after_s)}) from exc
+                                         headers=self._retry_after) from exc
+        finally:
+            self._in_flight -= 1
+            timer.cancel()
         if delivery.error is not None:
             raise BrokerUnavailableError(f"the broker did not acknowledge the logs: {delivery.error.str()}",
-                                         headers={"Retry-After": str(self._settings.retry_after_s)})
+                                         headers=self._retry_after)
 
-    def flush(self, timeout: float) -> int:
-        return self._producer.flush(timeout)
-
-    def close(self, timeout: float = 10.0) -> None:
-        left = self.flush(timeout)
+    async def close(self, timeout: float = 10.0) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        left = await asyncio.to_thread(self._producer.flush, timeout)
         if left:
             log.error("%d records were not acknowledged before shutdown", left)
-        self._stopping.set()
-        self._poller.join(timeout=1.0)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())

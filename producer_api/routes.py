@@ -21,11 +21,12 @@ from producer_api.settings import ProducerSettings
 router = APIRouter()
 
 
-def get_settings(request: Request) -> ProducerSettings:
+# async: FastAPI runs a plain `def` dependency in a thread pool, a hand-off per request
+async def get_settings(request: Request) -> ProducerSettings:
     return request.app.state.settings
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher
 
 

@@ -21,11 +21,12 @@ from query_api.store import Store
 router = APIRouter()
 
 
-def get_store(request: Request) -> Store:
+# async: FastAPI runs a plain `def` dependency in a thread pool, a hand-off per request
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> QuerySettings:
+async def get_settings(request: Request) -> QuerySettings:
     return request.app.state.settings
 
 
@@ -33,7 +34,7 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
 
 
-def action_filter(
+async def action_filter(
     userId: Annotated[str | None, Query(max_length=256, examples=["ABC123XYZ"])] = None,
     sessionId: Annotated[str | None, Query(max_length=256, examples=["XYZ456ABC"])] = None,
     type: Annotated[str | None, Query(description="Comma-separated: CLICK,VIEW,NAVIGATE (any case)",
