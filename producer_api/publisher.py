@@ -21,7 +21,7 @@ from producer_api.settings import ProducerSettings
 log = logging.getLogger(__name__)
 
 BUSY_POLL_S = 0.001
-IDLE_POLL_S = 0.05
+IDLE_POLL_S = 1.0
 
 
 class _Delivery:
@@ -56,6 +56,7 @@ class Publisher:
             "queue.buffering.max.kbytes": 512 * 1024,
         })
         self._in_flight = 0
+        self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -64,7 +65,12 @@ class Publisher:
     async def _poll(self) -> None:
         while True:
             self._producer.poll(0)
-            await asyncio.sleep(BUSY_POLL_S if self._in_flight else IDLE_POLL_S)
+            if self._in_flight:
+                await asyncio.sleep(BUSY_POLL_S)
+            else:  # idle: sleep until a publish wakes us (or a while, for stray reports)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
 
     async def publish(self, records: Sequence[tuple[bytes, bytes]]) -> None:
         """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise."""
@@ -81,6 +87,7 @@ class Publisher:
             # out, and a client that retries gets new eventIds.
             raise QueueFullError(f"the producer's queue is full: {exc}", headers=self._retry_after) from exc
         self._in_flight += 1
+        self._wake.set()
         # librdkafka fails each record after message.timeout.ms; this timer is only a safety net.
         timer = loop.call_later(self._settings.publish_timeout_ms / 1000 + 5, _expire, delivery.future)
         try:

@@ -9,6 +9,8 @@ class StreamSettings(KafkaSettings, ClickHouseSettings):
     stream_group: str = Field("logstream-stream", min_length=1)
     stream_batch_size: int = Field(5000, ge=1, le=200_000)
     stream_batch_within_s: float = Field(0.2, gt=0, le=60)
+    # Longest wait of a fetch on a quiet topic (Faust's own 1.5 s delays records on the embedded broker).
+    stream_fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
     # How often Faust commits the offsets of batches already in ClickHouse.
     stream_commit_interval_s: float = Field(1.0, gt=0, le=3600)
     # On SIGTERM, keep consuming until the topic has been quiet this long (the embedded default
