@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from logstream import __version__, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.responses import JSONBytesResponse
-from query_api import internal, routes
+from query_api import compat, internal, routes
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -44,6 +44,7 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.state.settings = settings
     problems.install(app, QueryError)
     app.include_router(routes.router)
+    app.include_router(compat.router)
     app.include_router(internal.router)
 
     @app.get("/healthz", summary="The process is alive")
