@@ -1,8 +1,8 @@
 """Read your writes: after the broker's acks, wait (bounded) until the query service sees every action.
 
 Used by the compatibility routes (their services stored synchronously, so their clients GET right
-after POST) and by `POST /v1/logs?wait=visible`. The query service polls ClickHouse for the request's
-deterministic action ids (stream.split.action_id_of), bounded by the actions' types and time range.
+after POST) and by `POST /v1/logs?wait=visible`. The query service polls ClickHouse until it counts
+every action of the request's eventIds, bounded by the actions' types and time range.
 """
 
 from __future__ import annotations

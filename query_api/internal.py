@@ -16,17 +16,20 @@ from logstream.contract import ID_MAX_LENGTH, ActionType
 from logstream.responses import JSONBytesResponse
 from query_api.queries import ch_time
 from query_api.store import Store
-from stream.split import action_id_of
 
 router = APIRouter(prefix="/internal", include_in_schema=False)
 
-# The request's types and time range let the sort key (type, time, action_id) find the few granules.
+# How many of these events' actions are stored. Action ids are deterministic per (eventId, index) and
+# the sink never stores one twice, so the count reaches the number sent exactly when all are there,
+# even if an insert spanning partitions became visible part by part. The request's types and time
+# range let the sort key (type, time, action_id) find the few granules.
 VISIBLE_ACTIONS = """
 SELECT uniqExact(action_id) FROM actions
 WHERE type IN {types:Array(String)}
   AND time >= {start:DateTime64(3, 'UTC')} AND time <= {end:DateTime64(3, 'UTC')}
-  AND action_id IN {action_ids:Array(UUID)}
+  AND event_id IN {event_ids:Array(UUID)}
 """
+EVENTS_PER_QUERY = 1000
 REGISTERED_USER = "SELECT 1 FROM compat_users WHERE user_id = {user_id:String} LIMIT 1"
 
 POLL_FIRST_S, POLL_MAX_S = 0.02, 0.2
@@ -46,7 +49,7 @@ class Event(BaseModel):
 
 
 class VisibleIn(BaseModel):
-    events: list[Event] = Field(min_length=1, max_length=10_000)
+    events: list[Event] = Field(min_length=1, max_length=1_000_000)
     types: list[ActionType] = Field(min_length=1)
     start: datetime = Field(alias="from")
     end: datetime = Field(alias="to")
@@ -64,20 +67,32 @@ def _utc(value: datetime) -> datetime:
 @router.post("/visible")
 async def visible(body: VisibleIn, store: StoreDep) -> JSONBytesResponse:
     """Waits (at most timeoutMs) until every action of these events is in ClickHouse."""
-    action_ids = [str(action_id_of(e.eventId, i)) for e in body.events for i in range(e.actions)]
-    parameters = {"types": [t.value for t in body.types], "action_ids": action_ids,
-                  # a millisecond either side: stored times are truncated to the millisecond
-                  "start": ch_time(_utc(body.start) - timedelta(milliseconds=1)),
-                  "end": ch_time(_utc(body.end) + timedelta(milliseconds=1))}
+    bounds = {"types": [t.value for t in body.types],
+              # a millisecond either side: stored times are truncated to the millisecond
+              "start": ch_time(_utc(body.start) - timedelta(milliseconds=1)),
+              "end": ch_time(_utc(body.end) + timedelta(milliseconds=1))}
+    pending = [body.events[i:i + EVENTS_PER_QUERY] for i in range(0, len(body.events), EVENTS_PER_QUERY)]
+    expected = sum(event.actions for event in body.events)
+    found_done = 0  # the actions of the chunks already complete
     deadline = time.monotonic() + body.timeoutMs / 1000
     pause = POLL_FIRST_S
     while True:
-        found = (await store.rows(VISIBLE_ACTIONS, parameters))[0][0]
-        if found >= len(action_ids) or time.monotonic() >= deadline:
+        found_pending, still = 0, []
+        for chunk in pending:
+            parameters = {**bounds, "event_ids": [str(event.eventId) for event in chunk]}
+            found = (await store.rows(VISIBLE_ACTIONS, parameters))[0][0]
+            if found >= sum(event.actions for event in chunk):
+                found_done += found
+            else:
+                found_pending += found
+                still.append(chunk)
+        pending = still
+        if not pending or time.monotonic() >= deadline:
             break
         await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         pause = min(pause * 2, POLL_MAX_S)
-    return JSONBytesResponse({"visible": found >= len(action_ids), "expected": len(action_ids), "found": found})
+    found = found_done + found_pending
+    return JSONBytesResponse({"visible": not pending, "expected": expected, "found": found})
 
 
 @router.post("/users")

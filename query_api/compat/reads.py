@@ -7,6 +7,7 @@ LOGSTREAM_COMPAT_MAX_ACTIONS actions is refused rather than silently cut.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,12 +30,16 @@ class TooManyActionsError(QueryError):
     status, code, title = 400, "too_many_actions", "Too many actions match; narrow the filters"
 
 
+# A "+" left unencoded in a query string arrives as a space: 2018-10-18T21:37:28 05:30.
+DECODED_PLUS = re.compile(r"(T[\d:.,]+) (\d\d(:?\d\d)?)$")
+
+
 def instant(parameter: str, text: str | None) -> datetime | None:
     """ISO 8601 with any offset (or Z); without one, or a bare date, it is UTC. Empty means absent."""
     if not text:
         return None
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(DECODED_PLUS.sub(r"\1+\2", text.strip()))
     except ValueError:
         raise InvalidParameterError(parameter, f"not an ISO 8601 time: {text[:64]!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
