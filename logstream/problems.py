@@ -22,17 +22,19 @@ class ProblemError(Exception):
     title: ClassVar[str] = "Internal error"
 
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        self.extra = extra or {}  # further members of the problem, e.g. the eventIds already accepted
 
 
 def problem_response(status: int, code: str, title: str, detail: str, *,
-                     errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
-    body: dict[str, Any] = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail,
-                            "code": code}
+                     errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None,
+                     extra: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {**(extra or {}), "type": TYPE_BASE + code, "title": title, "status": status,
+                            "detail": detail, "code": code}
     if errors is not None:
         body["errors"] = errors
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -40,7 +42,8 @@ def problem_response(status: int, code: str, title: str, detail: str, *,
 
 def _render(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return problem_response(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
+    return problem_response(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, headers=exc.headers,
+                            extra=exc.extra)
 
 
 def _render_http(_: Request, exc: Exception) -> Response:

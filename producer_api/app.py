@@ -19,7 +19,7 @@ from logstream import __version__, problems
 from logstream.contract import LogIn
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
-from producer_api import routes
+from producer_api import compat, routes
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router
 from producer_api.publisher import Publisher
@@ -50,6 +50,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.state.settings = settings
     problems.install(app, IngestError)
     app.include_router(routes.router)
+    app.include_router(compat.router)
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -15,8 +15,9 @@ def is_json(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    if not is_json(request.headers.get("content-type")):
+async def read_json(request: Request, limit: int, *, require_json_type: bool = True) -> Any:
+    """`require_json_type=False` reads the body as JSON whatever its Content-Type (compatibility routes)."""
+    if require_json_type and not is_json(request.headers.get("content-type")):
         raise UnsupportedMediaTypeError("send the logs as Content-Type: application/json")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -9,12 +9,14 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
 
 from producer_api.errors import UpstreamUnavailableError
 
 log = logging.getLogger(__name__)
 
+INTERNAL = "/internal/"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                         "proxy-authorization", "proxy-authenticate", "host", "content-length"})
 
@@ -55,9 +57,27 @@ class Upstreams:
                 log.warning("could not fetch the query API's OpenAPI document")
         return self._openapi
 
+    async def call(self, method: str, path: str, *, timeout: float, json: Any = None,
+                   params: dict[str, str] | None = None) -> Any:
+        """One call to the query service's internal API; any failure is a 503 (UpstreamUnavailableError)."""
+        if self.query_url is None:
+            raise UpstreamUnavailableError("this deployment has no query service (LOGSTREAM_QUERY_URL)")
+        try:
+            response = await self.client.request(method, f"{self.query_url}{path}", json=json, params=params,
+                                                 timeout=timeout)
+            if response.status_code != 200:
+                raise UpstreamUnavailableError(f"the query service answered {response.status_code} to {path}: "
+                                               f"{response.text[:200]}", headers={"Retry-After": "1"})
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise UpstreamUnavailableError(f"the query service is unreachable: {exc.__class__.__name__}",
+                                           headers={"Retry-After": "1"}) from exc
+
     async def forward(self, request: Request) -> StreamingResponse:
         if self.query_url is None:
             raise UpstreamUnavailableError("this deployment has no query service (LOGSTREAM_QUERY_URL)")
+        if request.url.path.startswith(INTERNAL):
+            raise HTTPException(404, "Not Found")  # the query API's internal routes are the producer's only
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         upstream = self.client.build_request(request.method, f"{self.query_url}{request.url.path}",
                                              params=request.url.query, headers=headers,

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from logstream.contract import InvalidLogError, LogIn
+from logstream.contract import InvalidLogError, LogIn, validate_logs
 from logstream.fastpath import valid_action_count
 from logstream.responses import JSONBytesResponse
 from producer_api.body import read_json
 from producer_api.errors import InvalidLogsError
+from producer_api.gateway import Upstreams
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
+from producer_api.visibility import require_query_service, wait_visible
 
 router = APIRouter()
 
@@ -30,14 +32,23 @@ async def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher
 
 
+def get_upstreams(request: Request) -> Upstreams:
+    return request.app.state.upstreams
+
+
 SettingsDep = Annotated[ProducerSettings, Depends(get_settings)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+UpstreamsDep = Annotated[Upstreams, Depends(get_upstreams)]
+WaitQuery = Annotated[Literal["visible"] | None, Query(
+    description="`visible`: answer only once every action is queryable (read your writes), at most "
+                "LOGSTREAM_VISIBLE_TIMEOUT_S (5 s), then 504 `not_visible` (the logs are still accepted)")]
 
 
 class Accepted(BaseModel):
     eventIds: list[uuid.UUID]
     logs: int
     actions: int
+    visible: bool | None = None
 
 
 def records_for(documents: list[dict[str, Any]], received_at: datetime) -> tuple[list[tuple[bytes, bytes]], list[str]]:
@@ -72,10 +83,15 @@ PROBLEM = {"content": {"application/problem+json": {}}}
     responses={400: {"description": "Not JSON, or every contract violation with its path and code", **PROBLEM},
                413: {"description": "Body over the size limit", **PROBLEM},
                415: {"description": "Not application/json", **PROBLEM},
-               503: {"description": "Broker unavailable or queue full; see Retry-After", **PROBLEM}},
+               503: {"description": "Broker unavailable or queue full; see Retry-After", **PROBLEM},
+               504: {"description": "wait=visible: accepted (eventIds), not queryable in time", **PROBLEM}},
 )
-async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDep) -> JSONBytesResponse:
-    """Answers 202 only after the broker acknowledged every record (acks=all, idempotent producer)."""
+async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDep, upstreams: UpstreamsDep,
+                 wait: WaitQuery = None) -> JSONBytesResponse:
+    """Answers 202 only after the broker acknowledged every record (acks=all, idempotent producer); with
+    `wait=visible`, only once every action is also queryable (`"visible": true`)."""
+    if wait is not None:
+        require_query_service(upstreams)
     document = await read_json(request, settings.max_body_bytes)
     try:
         actions = valid_action_count(document)
@@ -85,4 +101,8 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     documents = document if isinstance(document, list) else [document]
     records, event_ids = records_for(documents, datetime.now(UTC))
     await publisher.publish(records)
-    return JSONBytesResponse({"eventIds": event_ids, "logs": len(documents), "actions": actions}, status_code=202)
+    body: dict[str, Any] = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
+    if wait is not None:  # opt-in: the models give the times and types to look for
+        await wait_visible(upstreams, validate_logs(document), event_ids, settings.visible_timeout_s)
+        body["visible"] = True
+    return JSONBytesResponse(body, status_code=202)

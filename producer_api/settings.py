@@ -18,3 +18,6 @@ class ProducerSettings(KafkaSettings):
     query_url: str | None = None
     stream_url: str | None = None
     retry_after_s: int = Field(1, ge=1)
+    # Read-your-writes (compatibility routes, POST /v1/logs?wait=visible): how long a write waits,
+    # after the broker's acks, for its actions to be queryable before it answers 504.
+    visible_timeout_s: float = Field(5.0, gt=0, le=60)

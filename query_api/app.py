@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from logstream import __version__, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.responses import JSONBytesResponse
-from query_api import routes
+from query_api import compat, internal, routes
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -37,11 +37,15 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
                 await worker.stop()
             app.state.store.client.close()
 
+    # No slash redirects: their Location would name this internal address through the front door, and
+    # the compatibility routes answer their slash variants as the reference services did.
     app = FastAPI(title="logstream query API", version=__version__, lifespan=lifespan,
-                  default_response_class=JSONBytesResponse)
+                  default_response_class=JSONBytesResponse, redirect_slashes=False)
     app.state.settings = settings
     problems.install(app, QueryError)
     app.include_router(routes.router)
+    app.include_router(compat.router)
+    app.include_router(internal.router)
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
+from logstream.clickhouse import MigrationError, connect, load_migrations, migrate, pending_migrations
 from logstream.settings import ClickHouseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,10 +22,12 @@ def settings(chdb_dir: Path, tmp_path: Path) -> ClickHouseSettings:
 
 def test_each_migration_runs_once_and_is_recorded(settings: ClickHouseSettings) -> None:
     first = migrate(settings)
-    assert [m.version for m in first] == [1]
+    files = load_migrations(settings.migrations_dir)
+    assert [m.version for m in first] == [m.version for m in files] and first[0].version == 1
     assert migrate(settings) == []
     client = connect(settings)
-    assert client.query("SELECT version, name FROM schema_migrations").result_rows == [(1, "create_actions")]
+    assert client.query("SELECT version, name FROM schema_migrations ORDER BY version").result_rows == [
+        (m.version, m.name) for m in files]
     engine, partition_key, sorting_key = client.query(
         "SELECT engine, partition_key, sorting_key FROM system.tables WHERE database = currentDatabase() "
         "AND name = 'actions'").result_rows[0]
@@ -36,6 +38,9 @@ def test_each_migration_runs_once_and_is_recorded(settings: ClickHouseSettings) 
     assert columns["time"] == "DateTime64(3, 'UTC')"
     assert {"action_id", "event_id", "user_id", "session_id", "time_offset", "properties", "received_at",
             "kafka_partition", "kafka_offset"} <= set(columns)
+    users = dict(client.query("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+                              "AND table = 'compat_users'").result_rows)
+    assert users["user_id"] == "String"
 
 
 def test_a_new_file_is_applied_next_time(settings: ClickHouseSettings) -> None:

@@ -1,0 +1,64 @@
+"""Compatibility routes: the five reference services' APIs, each answering in its own shape.
+
+A compatibility route never answers RFC 9457 problem+json: a refusal is either a `SeedError` (already
+in the seed's shape) or any `ProblemError` of the service (broker, ClickHouse, body limits), rendered
+through the seed's `Shape`. The machine-readable code and the detail travel in the `Logstream-Error`
+header, since most seeds' bodies have no room for them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, Protocol
+
+from starlette.responses import Response
+
+from logstream.problems import ProblemError
+from logstream.responses import JSONBytesResponse
+
+ERROR_HEADER = "Logstream-Error"
+P = ParamSpec("P")
+
+
+class Shape(Protocol):
+    """Renders a refusal as one seed's error body."""
+
+    def __call__(self, status: int, code: str, detail: str) -> Any: ...
+
+
+def error_header(code: str, detail: str) -> dict[str, str]:
+    text = f"{code}: {detail}".encode("ascii", "replace").decode()
+    return {ERROR_HEADER: " ".join(text.split())[:300]}
+
+
+class SeedError(Exception):
+    """A refusal in one seed's shape (status, body), with logstream's code and detail in a header."""
+
+    def __init__(self, shape: Shape, status: int, code: str, detail: str, *, body: Any = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(f"{code}: {detail}")
+        self.status = status
+        self.body = shape(status, code, detail) if body is None else body
+        self.headers = {**(headers or {}), **error_header(code, detail)}
+
+    def response(self) -> Response:
+        return JSONBytesResponse(self.body, status_code=self.status, headers=self.headers)
+
+
+def in_shape(shape: Shape) -> Callable[[Callable[P, Awaitable[Response]]], Callable[P, Awaitable[Response]]]:
+    """Decorates a route handler: every refusal it raises is answered in `shape`, never as a problem."""
+
+    def decorate(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def answer(*args: P.args, **kwargs: P.kwargs) -> Response:
+            try:
+                return await handler(*args, **kwargs)
+            except SeedError as exc:
+                return exc.response()
+            except ProblemError as exc:
+                return SeedError(shape, exc.status, exc.code, exc.detail, headers=exc.headers).response()
+
+        return answer
+
+    return decorate

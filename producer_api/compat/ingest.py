@@ -1,0 +1,51 @@
+"""What the compatibility write routes share: reading the body, and storing through the pipeline.
+
+Writes go where /v1/logs writes go: one record per log on the raw topic (the broker acks it), then
+the Faust agent inserts it into ClickHouse. These services stored synchronously, so their answer
+waits, bounded, until the query service sees every action (producer_api.visibility).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from pydantic import TypeAdapter, ValidationError
+
+from logstream.contract import Identifier, LogIn, Problem
+from producer_api.body import read_json
+from producer_api.routes import records_for
+from producer_api.visibility import require_query_service, wait_visible
+
+IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+async def read_document(request: Request) -> Any:
+    """The body as JSON whatever its Content-Type (these services' clients did not all send one),
+    within LOGSTREAM_MAX_BODY_BYTES. Raises InvalidJSONError or PayloadTooLargeError."""
+    return await read_json(request, request.app.state.settings.max_body_bytes, require_json_type=False)
+
+
+def is_identifier(value: Any) -> bool:
+    """A userId or sessionId as the contract defines it: a non-empty string of at most 256 characters."""
+    try:
+        IDENTIFIER.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def describe(problems: Sequence[Problem]) -> str:
+    return "; ".join(f"{p.path or 'body'}: {p.message}" for p in problems[:10])
+
+
+async def store(request: Request, logs: Sequence[LogIn], documents: list[dict[str, Any]]) -> list[str]:
+    """Publish (answered by the broker's acks), then wait until queryable. Returns the eventIds."""
+    state = request.app.state
+    require_query_service(state.upstreams)
+    records, event_ids = records_for(documents, datetime.now(UTC))
+    await state.publisher.publish(records)
+    await wait_visible(state.upstreams, logs, event_ids, state.settings.visible_timeout_s)
+    return event_ids

@@ -1,0 +1,34 @@
+"""Seed 002 (Flask + SQLite): POST /log, one log; `actions` is optional, as its README says.
+Errors are 400 {"success":false,"errorCode":"Bad request"}."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from logstream import shapes
+from logstream.compat import SeedError, in_shape
+from logstream.contract import InvalidLogError, validate_logs
+from logstream.responses import JSONBytesResponse
+from producer_api.compat.ingest import describe, read_document, store
+
+router = APIRouter(tags=["compatibility: 002"])
+ACTION_LESS = frozenset({("actions", "missing_field"), ("actions", "empty")})
+
+
+@router.post("/log", summary="002: post one log")
+@in_shape(shapes.seed002)
+async def post_log(request: Request) -> Response:
+    """200 `{"success":true}` once the log's actions are queryable. A log without actions (absent or
+    `[]`) has nothing to store, since 002 answers per action: 200 at once, nothing published."""
+    document = await read_document(request)
+    if not isinstance(document, dict):
+        raise SeedError(shapes.seed002, 400, "invalid_logs", "the body must be one log object")
+    try:
+        logs = validate_logs(document)
+    except InvalidLogError as exc:
+        if {(p.path, p.code) for p in exc.problems} <= ACTION_LESS:
+            return JSONBytesResponse({"success": True})
+        raise SeedError(shapes.seed002, 400, "invalid_logs", describe(exc.problems)) from None
+    await store(request, logs, [document])
+    return JSONBytesResponse({"success": True})

@@ -1,0 +1,24 @@
+"""Seed 003 (Flask + MongoDB): GET /logs/?userId&types=A,B&from&to, both ends inclusive."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.responses import Response
+
+from logstream import shapes
+from logstream.compat import in_shape
+from logstream.responses import JSONBytesResponse
+from query_api.compat.reads import action, by_session, exact_types, fetch, instant, time_range
+
+PARAMETERS = ("userId", "types", "from", "to")
+
+
+@in_shape(shapes.seed003)
+async def read(request: Request, *, user_id: str | None, types: str | None, start: str | None,
+               end: str | None) -> Response:
+    """`[{userId, sessionId, actions:[{time, type, properties}]}]`: one entry per (userId, sessionId) with
+    its matching actions; sessions without any are left out. `types` is a comma-separated list matched
+    exactly (unknown names match nothing). A bad time: 400 `{"success":false,"code":"INVALID_TIME_FORMAT"}`."""
+    low, high = time_range(instant("from", start), instant("to", end), end_inclusive=True)
+    rows = await fetch(request, user_id=user_id, types=exact_types(*(types or "").split(",")), start=low, end=high)
+    return JSONBytesResponse(by_session(rows, action))
