@@ -22,6 +22,7 @@ from logstream.responses import JSONBytesResponse
 from producer_api import compat, routes
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router
+from producer_api.idempotency import IdempotencyStore
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
 
@@ -39,6 +40,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         app.state.publisher = Publisher(settings)
         app.state.publisher.start()
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url)
+        app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
         try:
             yield
         finally:

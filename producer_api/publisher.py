@@ -72,7 +72,8 @@ class Publisher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
 
-    async def publish(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+    async def publish(self, records: Sequence[tuple[bytes, bytes]],
+                      headers: list[tuple[str, bytes]] | None = None) -> None:
         """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise."""
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
@@ -81,7 +82,10 @@ class Publisher:
         produce, topic = self._producer.produce, self._topic
         try:
             for key, value in records:
-                produce(topic, value, key, on_delivery=delivery)
+                if headers:
+                    produce(topic, value, key, on_delivery=delivery, headers=headers)
+                else:
+                    produce(topic, value, key, on_delivery=delivery)
         except (BufferError, KafkaException) as exc:
             # Checked above, so only a burst between checks gets here; what was queued still goes
             # out, and a client that retries gets new eventIds.

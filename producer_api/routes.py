@@ -13,9 +13,18 @@ from pydantic import BaseModel
 from logstream.contract import InvalidLogError, LogIn, validate_logs
 from logstream.fastpath import valid_action_count
 from logstream.responses import JSONBytesResponse
+from producer_api import idempotency
 from producer_api.body import read_json
 from producer_api.errors import InvalidLogsError
 from producer_api.gateway import Upstreams
+from producer_api.idempotency import (
+    REPUBLISHED,
+    IdempotencyInProgressError,
+    IdempotencyKeyReusedError,
+    IdempotencyStore,
+    check_key,
+    request_digest,
+)
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
 from producer_api.visibility import require_query_service, wait_visible
@@ -51,15 +60,14 @@ class Accepted(BaseModel):
     visible: bool | None = None
 
 
-def records_for(documents: list[dict[str, Any]], received_at: datetime) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+def records_for(documents: list[dict[str, Any]], received_at: datetime,
+                event_ids: list[str] | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     """One record per log: key = userId, value = the log as sent plus eventId and receivedAt."""
     stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    records, event_ids = [], []
-    for document in documents:
-        event_id = str(uuid.uuid4())
-        event_ids.append(event_id)
-        value = orjson.dumps({**document, "eventId": event_id, "receivedAt": stamp})
-        records.append((document["userId"].encode(), value))
+    event_ids = event_ids or [str(uuid.uuid4()) for _ in documents]
+    records = [(document["userId"].encode(),
+                orjson.dumps({**document, "eventId": event_id, "receivedAt": stamp}))
+               for document, event_id in zip(documents, event_ids, strict=True)]
     return records, event_ids
 
 
@@ -83,13 +91,17 @@ PROBLEM = {"content": {"application/problem+json": {}}}
     responses={400: {"description": "Not JSON, or every contract violation with its path and code", **PROBLEM},
                413: {"description": "Body over the size limit", **PROBLEM},
                415: {"description": "Not application/json", **PROBLEM},
+               409: {"description": "Idempotency-Key: its first request is still in progress", **PROBLEM},
+               422: {"description": "Idempotency-Key already used with other logs", **PROBLEM},
                503: {"description": "Broker unavailable or queue full; see Retry-After", **PROBLEM},
                504: {"description": "wait=visible: accepted (eventIds), not queryable in time", **PROBLEM}},
 )
 async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDep, upstreams: UpstreamsDep,
                  wait: WaitQuery = None) -> JSONBytesResponse:
     """Answers 202 only after the broker acknowledged every record (acks=all, idempotent producer); with
-    `wait=visible`, only once every action is also queryable (`"visible": true`)."""
+    `wait=visible`, only once every action is also queryable (`"visible": true`). With an
+    `Idempotency-Key` header, a retry (kept 24 h at least) publishes nothing and gets the first answer,
+    marked `Idempotent-Replayed: true`."""
     if wait is not None:
         require_query_service(upstreams)
     document = await read_json(request, settings.max_body_bytes)
@@ -99,10 +111,43 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
         raise InvalidLogsError(f"{len(exc.problems)} problem(s) in the logs; nothing was accepted",
                                errors=[p.as_dict() for p in exc.problems]) from None
     documents = document if isinstance(document, list) else [document]
-    records, event_ids = records_for(documents, datetime.now(UTC))
-    await publisher.publish(records)
-    body: dict[str, Any] = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
+    key = request.headers.get(idempotency.HEADER)
+    if key is not None:
+        body = await publish_once(request.app.state.idempotency, check_key(key), document, documents, actions,
+                                  publisher, upstreams)
+        if body.pop("replayed", False):
+            return JSONBytesResponse(body, status_code=202, headers={idempotency.REPLAYED_HEADER: "true"})
+    else:
+        records, event_ids = records_for(documents, datetime.now(UTC))
+        await publisher.publish(records)
+        body = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
     if wait is not None:  # opt-in: the models give the times and types to look for
-        await wait_visible(upstreams, validate_logs(document), event_ids, settings.visible_timeout_s)
+        await wait_visible(upstreams, validate_logs(document), body["eventIds"], settings.visible_timeout_s)
         body["visible"] = True
     return JSONBytesResponse(body, status_code=202)
+
+
+async def publish_once(store: IdempotencyStore, key: str, document: Any, documents: list[dict[str, Any]],
+                       actions: int, publisher: Publisher, upstreams: Upstreams) -> dict[str, Any]:
+    """Publishes the logs of a keyed request at most once; a retry gets the first answer."""
+    require_query_service(upstreams)  # the key store lives behind it
+    digest = request_digest(document)
+    async with store.hold(key):
+        entry = await store.lookup(key)
+        if entry is not None and entry.digest != digest:
+            raise IdempotencyKeyReusedError("this Idempotency-Key was sent with other logs; use a new key")
+        if entry is not None and entry.state == "done":
+            return {**orjson.loads(entry.response), "replayed": True}
+        if entry is not None and entry.age_ms < store.pending_stale_ms:
+            raise IdempotencyInProgressError("the first request with this key is still being published",
+                                             headers=store.retry_after(entry))
+        if entry is None:
+            event_ids = [str(uuid.uuid4()) for _ in documents]
+            await store.record(key, digest, event_ids, "pending")
+        else:  # its first attempt died between reserving the key and answering: publish again, flagged
+            event_ids = entry.event_ids
+        records, _ = records_for(documents, datetime.now(UTC), event_ids)
+        await publisher.publish(records, headers=REPUBLISHED if entry is not None else None)
+        body = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
+        await store.record(key, digest, event_ids, "done", orjson.dumps(body).decode())
+        return body

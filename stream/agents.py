@@ -20,6 +20,8 @@ from stream.split import Source
 
 log = logging.getLogger(__name__)
 
+REPUBLISHED_HEADER = "logstream-republished"  # set by the producer: see producer_api/idempotency.py
+
 
 class BatchProcessor:
     """Dead letters first, then the insert; only then may Faust ack (and later commit) the batch."""
@@ -50,14 +52,23 @@ class BatchProcessor:
 
     async def _process_once(self, events: Sequence[EventT]) -> None:
         batch = batches.build(
-            (e.message.key, e.message.value,
-             Source(e.message.topic, e.message.partition, e.message.offset, int(e.message.timestamp * 1000)))
-            for e in events
+            ((e.message.key, e.message.value,
+              Source(e.message.topic, e.message.partition, e.message.offset, int(e.message.timestamp * 1000)))
+             for e in events),
+            frozenset((e.message.partition, e.message.offset) for e in events if is_republished(e)),
         )
         if batch.dead:
             await self.dead_letters.send(batch.dead)
         if len(batch.rows):
-            await self.sink.write(batch.rows)
+            await self.sink.write(batch.rows, batch.recheck_events)
+
+
+def is_republished(event: EventT) -> bool:
+    headers = event.message.headers
+    if not headers:
+        return False
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return any(key == REPUBLISHED_HEADER for key, _ in pairs)
 
 
 def withhold_acks(events: Sequence[EventT]) -> None:

@@ -17,17 +17,24 @@ class Batch:
     rows: Columns = field(default_factory=Columns)
     dead: list[DeadLetter] = field(default_factory=list)
     records: int = 0
+    # eventIds (as integers) of republished records: their actions may be stored already
+    recheck_events: set[int] = field(default_factory=set)
 
 
 def reason_for(error: InvalidLogError) -> str:
     return "unparseable" if any(p.code == "invalid_json" for p in error.problems) else "schema_violation"
 
 
-def build(records: Iterable[tuple[bytes | None, bytes | None, Source]]) -> Batch:
+def build(records: Iterable[tuple[bytes | None, bytes | None, Source]],
+          republished: frozenset[tuple[int, int]] = frozenset()) -> Batch:
+    """`republished`: (partition, offset) of the records a producer published again (a retry of an
+    Idempotency-Key whose first attempt died mid-way)."""
     batch = Batch()
     for key, value, source in records:
         batch.records += 1
+        rows_before = len(batch.rows)
         if value and batch.rows.add_payload(value, source):
+            _note_republished(batch, source, rows_before, republished)
             continue
         try:
             record = validate_record(value or b"")
@@ -36,7 +43,14 @@ def build(records: Iterable[tuple[bytes | None, bytes | None, Source]]) -> Batch
             continue
         try:
             batch.rows.add(record, source)
+            _note_republished(batch, source, rows_before, republished)
         except orjson.JSONEncodeError as exc:
             problem = Problem("actions", "unrepresentable", f"a property value cannot be stored: {exc}")
             batch.dead.append(DeadLetter("schema_violation", [problem], source, key, value))
     return batch
+
+
+def _note_republished(batch: Batch, source: Source, rows_before: int,
+                      republished: frozenset[tuple[int, int]]) -> None:
+    if republished and (source.partition, source.offset) in republished and len(batch.rows) > rows_before:
+        batch.recheck_events.add(batch.rows.data[1][rows_before])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 
 from clickhouse_connect.driver.client import Client
 
@@ -20,6 +21,7 @@ from stream.split import COLUMNS, Columns
 
 log = logging.getLogger(__name__)
 
+STORED_ACTION_IDS_OF_EVENTS = "SELECT action_id FROM actions WHERE event_id IN {event_ids:Array(UUID)}"
 STORED_ACTION_IDS_FROM_OFFSET = """
 SELECT action_id FROM actions
 WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32} AND kafka_offset >= {offset:UInt64}
@@ -39,17 +41,18 @@ class ClickHouseSink:
         """Any partition may now start at an offset whose rows are already stored."""
         self._verified.clear()
 
-    async def write(self, columns: Columns) -> None:
-        await until_done(lambda: asyncio.to_thread(self._write_once, columns), what="clickhouse insert",
+    async def write(self, columns: Columns, recheck_events: set[int] | None = None) -> None:
+        await until_done(lambda: asyncio.to_thread(self._write_once, columns, recheck_events or set()),
+                         what="clickhouse insert",
                          max_backoff_s=self._max_backoff_s, on_failure=self._record_failure)
         self.last_error = None
 
     def _record_failure(self, exc: BaseException) -> None:
         self.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
 
-    def _write_once(self, columns: Columns) -> None:
+    def _write_once(self, columns: Columns, recheck_events: set[int]) -> None:
         started = time.perf_counter()
-        stored = self._stored_action_ids(columns)
+        stored = self._stored_action_ids(columns) | self._stored_for_events(recheck_events)
         if stored:
             before = len(columns)
             columns = columns.without(stored)
@@ -60,6 +63,13 @@ class ClickHouseSink:
         first = " ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(columns.first_offsets().items()))
         log.info("sink wrote rows=%d skipped=%d elapsed_ms=%.1f from=%s", len(columns), len(stored),
                  (time.perf_counter() - started) * 1000, first)
+
+    def _stored_for_events(self, event_ids: set[int]) -> set[int]:
+        if not event_ids:
+            return set()
+        rows = self._client.query(STORED_ACTION_IDS_OF_EVENTS,
+                                  parameters={"event_ids": [str(uuid.UUID(int=e)) for e in event_ids]})
+        return {row[0].int for row in rows.result_rows}
 
     def _stored_action_ids(self, columns: Columns) -> set[int]:
         stored: set[int] = set()

@@ -51,14 +51,15 @@ class Stack:
     base_url: str
     bootstrap: str
     service: Service
+    query_url: str  # the query process behind the front door (its /internal routes)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`logstream up`, the whole embedded stack as a user starts it."""
     workdir = tmp_path_factory.mktemp("stack")
-    port, bootstrap = free_port(), f"127.0.0.1:{free_port()}"
-    env = stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port), LOGSTREAM_QUERY_PORT=str(free_port()))
+    port, query_port, bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
+    env = stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port), LOGSTREAM_QUERY_PORT=str(query_port))
     service = Service(["up"], env, workdir, "up").start()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -66,5 +67,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     except AssertionError:
         service.stop(30)
         raise
-    yield Stack(base, bootstrap, service)
+    yield Stack(base, bootstrap, service, f"http://127.0.0.1:{query_port}")
     assert service.stop(120) == 0, service.log_tail()

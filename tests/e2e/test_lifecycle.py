@@ -45,11 +45,14 @@ def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_p
     up, base = start_up(tmp_path, tmp_path / "data")
     children = children_of(up.process.pid)  # type: ignore[union-attr]
     assert len(children) == 3  # broker, query+stream, producer
+    keyed = []
     for start in range(0, 300, 100):
         logs = [example(userId=user, sessionId=f"s{i}") for i in range(start, start + 100)]
-        response = httpx.post(f"{base}/v1/logs", content=orjson.dumps(logs),
-                              headers={"content-type": "application/json"}, timeout=30)
+        key = f"batch-{start}-{user}"
+        response = httpx.post(f"{base}/v1/logs", content=orjson.dumps(logs), timeout=30,
+                              headers={"content-type": "application/json", "Idempotency-Key": key})
         assert response.status_code == 202
+        keyed.append((key, logs, response.json()))
     up.signal(signal.SIGINT)  # at once: most of it is still on its way to ClickHouse
     assert up.process.wait(timeout=120) == 0, up.log_tail()  # type: ignore[union-attr]
     assert [pid for pid in children if alive(pid)] == []
@@ -59,6 +62,12 @@ def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_p
     try:
         actions = all_actions(base, {"userId": user})
         assert len(actions) == 900 and len({a["actionId"] for a in actions}) == 900
+        for key, logs, first in keyed:  # Idempotency-Keys survive the restart of every process
+            retry = httpx.post(f"{base}/v1/logs", content=orjson.dumps(logs), timeout=30,
+                               headers={"content-type": "application/json", "Idempotency-Key": key})
+            assert retry.status_code == 202 and retry.json() == first
+            assert retry.headers["idempotent-replayed"] == "true"
+        assert len(all_actions(base, {"userId": user})) == 900
     finally:
         assert up.stop(120) == 0
 
