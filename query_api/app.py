@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from logstream import __version__, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.responses import JSONBytesResponse
-from query_api import compat, idempotency, internal, routes
+from query_api import compat, faults, idempotency, internal, routes
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -47,6 +47,8 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.include_router(compat.router)
     app.include_router(internal.router)
     app.include_router(idempotency.router)
+    if settings.query_fault_injection:
+        app.include_router(faults.router)
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

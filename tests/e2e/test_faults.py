@@ -1,0 +1,133 @@
+"""Fault injection: each fault is followed by a comparison of the accepted set with ClickHouse's.
+Bounded in time, loopback only."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import orjson
+
+from logstream.bench.loadgen import run_load
+from stream.split import action_id_of
+from tests.conftest import stack_env
+from tests.e2e.workers import Worker, records
+from tests.fixtures import example
+from tests.support import Service, all_actions, free_port, produce_raw, wait_until
+
+
+def expected_ids(event_ids: list[uuid.UUID]) -> set[str]:
+    return {str(action_id_of(e, i)) for e in event_ids for i in range(3)}
+
+
+def stored(worker: Worker) -> list[dict]:
+    try:
+        return all_actions(worker.base, {})
+    except AssertionError:  # 503 while ClickHouse is unavailable
+        return []
+
+
+def assert_exactly(worker: Worker, expected: set[str], timeout: float = 180) -> None:
+    actions = wait_until(lambda: a if len(a := stored(worker)) >= len(expected) else None,
+                         timeout=timeout, what=f"{len(expected)} actions", interval=2)
+    ids = [a["actionId"] for a in actions]
+    assert len(ids) == len(set(ids)), "duplicates in ClickHouse"
+    assert set(ids) == expected, f"{len(expected - set(ids))} lost, {len(set(ids) - expected)} unexpected"
+
+
+def test_sigkill_at_random_points_during_a_100k_log_stream(broker: str, tmp_path: Path) -> None:
+    rng = random.Random(20261124)
+    worker = Worker(broker, tmp_path, {"LOGSTREAM_STREAM_BATCH_SIZE": "2000"}).start()
+    event_ids, batch = records(100_000)
+    producing = threading.Thread(target=lambda: [produce_raw(broker, worker.topic, batch[i:i + 10_000])
+                                                 or time.sleep(1.0) for i in range(0, len(batch), 10_000)])
+    producing.start()  # the stream arrives over ~10 s while the worker is killed again and again
+    kills = 0
+    try:
+        while kills < 5:
+            time.sleep(rng.uniform(0.5, 3.0))
+            worker.service.signal(signal.SIGKILL)  # type: ignore[union-attr]
+            worker.service.process.wait(timeout=30)  # type: ignore[union-attr]
+            kills += 1
+            worker.start()
+        producing.join(timeout=120)
+        assert_exactly(worker, expected_ids(event_ids))
+    finally:
+        producing.join(timeout=120)
+        worker.service.stop()  # type: ignore[union-attr]
+
+
+def test_clickhouse_unavailable_for_20_s_mid_stream(broker: str, tmp_path: Path) -> None:
+    worker = Worker(broker, tmp_path, {"LOGSTREAM_QUERY_FAULT_INJECTION": "true",
+                                       "LOGSTREAM_STREAM_BATCH_SIZE": "1000"}).start()
+    event_ids, batch = records(30_000)
+    try:
+        produce_raw(broker, worker.topic, batch[:10_000])
+        wait_until(lambda: worker.status().get("rows_written", 0) >= 30_000, timeout=60, what="the first part")
+
+        def outage(seconds: int, then_produce: list[tuple[bytes, bytes]]) -> dict:
+            assert httpx.post(f"{worker.base}/internal/faults/clickhouse-outage",
+                              params={"seconds": seconds}).status_code == 200
+            produce_raw(broker, worker.topic, then_produce)
+            # the worker retries with backoff and says so in its readiness
+            return wait_until(lambda: s if (s := worker.status()).get("detail", "consuming") != "consuming" else None,
+                              timeout=15, what="the sink to report the outage")
+
+        failing = outage(20, batch[10_000:20_000])
+        assert failing["ok"] is False and failing["rows_written"] == 30_000
+        assert_exactly(worker, expected_ids(event_ids[:20_000]), timeout=120)  # caught up after the outage
+        assert worker.status()["ok"] is True
+
+        outage(30, batch[20_000:])
+        # killed during the outage: had it committed what it could not insert, that would be lost now
+        worker.service.signal(signal.SIGKILL)  # type: ignore[union-attr]
+        worker.service.process.wait(timeout=30)  # type: ignore[union-attr]
+        worker.start()  # a detached table is attached again when the engine starts
+        assert_exactly(worker, expected_ids(event_ids))
+    finally:
+        worker.service.stop()  # type: ignore[union-attr]
+
+
+def test_producer_killed_with_requests_in_flight(broker: str, tmp_path: Path) -> None:
+    """Every request answered 202 is in ClickHouse; the others were never answered 202."""
+    worker = Worker(broker, tmp_path).start()
+    port = free_port()
+    env = stack_env(broker, tmp_path / "unused", LOGSTREAM_PORT=str(port), LOGSTREAM_RAW_TOPIC=worker.topic,
+                    LOGSTREAM_QUERY_URL=worker.base)
+    producer = Service(["producer"], env, tmp_path, "producer").start().wait_ready(f"http://127.0.0.1:{port}/healthz")
+    accepted: dict[int, list[str]] = {}
+    bodies: dict[int, bytes] = {}
+
+    def body(i: int) -> bytes:
+        bodies[i] = orjson.dumps([example(userId=f"kill-{i}-{j}") for j in range(10)])
+        return bodies[i]
+
+    def on_response(i: int, status: int, _at: float) -> None:
+        if status == 202:
+            accepted[i] = []
+
+    def kill_soon() -> None:
+        time.sleep(1.5)
+        producer.kill()
+
+    killer = threading.Thread(target=kill_soon)
+    killer.start()
+    result = asyncio.run(run_load(f"http://127.0.0.1:{port}/v1/logs", body, connections=16, duration_s=10,
+                                  max_requests=100_000, on_response=on_response))
+    killer.join()
+    assert result.accepted() > 50 and result.sent > result.accepted() - 1
+    try:
+        time.sleep(3)
+        stored_users = {a["userId"] for a in all_actions(worker.base, {})}
+        accepted_users = {f"kill-{i}-{j}" for i in accepted for j in range(10)}
+        assert accepted_users <= stored_users, f"{len(accepted_users - stored_users)} accepted logs lost"
+        actions = all_actions(worker.base, {})
+        assert len({a["actionId"] for a in actions}) == len(actions)
+    finally:
+        worker.service.stop()  # type: ignore[union-attr]
