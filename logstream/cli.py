@@ -83,6 +83,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
     raise SystemExit(import_module(f"logstream.bench.{args.target}").main(args.options))
 
 
+def cmd_dlq(args: argparse.Namespace) -> None:
+    from stream.dlq_cli import main as dlq_main
+    from stream.settings import StreamSettings
+
+    raise SystemExit(dlq_main(args.options, load(StreamSettings)))
+
+
 def cmd_up(_: argparse.Namespace) -> None:
     from logstream.supervisor import UpSettings, run_up
 
@@ -96,6 +103,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
     "query": (cmd_query, "the read API"),
     "broker": (cmd_broker, "the embedded Kafka-compatible broker alone (memory storage)"),
     "migrate": (cmd_migrate, "apply the ClickHouse migrations not yet applied"),
+    "dlq": (cmd_dlq, "dead letters: `dlq list`, `dlq show P:O`, `dlq redrive [P:O ...]`"),
     "bench": (cmd_bench, "benchmarks: `bench ingest [--quick] [--json]`"),
 }
 
@@ -109,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         if name == "query":
             sub.add_argument("--with-stream", action="store_true",
                              help="also run the stream worker in this process (the embedded default)")
+        if name == "dlq":
+            sub.add_argument("options", nargs=argparse.REMAINDER, help="list | show P:O | redrive [P:O ...] (--help)")
         if name == "bench":
             sub.add_argument("target", choices=["ingest"], help="what to benchmark")
             sub.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's own options (--help)")

@@ -35,3 +35,7 @@ class QueueFullError(IngestError):
 
 class UpstreamUnavailableError(IngestError):
     status, code, title = 503, "upstream_unavailable", "The query service is unavailable"
+
+
+class LogTooLargeError(IngestError):
+    status, code, title = 413, "log_too_large", "One log is too large"

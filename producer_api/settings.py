@@ -9,6 +9,8 @@ class ProducerSettings(KafkaSettings):
     host: str = "127.0.0.1"
     port: Port = 8000
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # One log's record on the raw topic (the stream dead-letters larger ones as too_large).
+    max_record_bytes: int = Field(1 << 20, ge=1024)
     # A POST waits at most this long for the broker's acks, then answers 503.
     publish_timeout_ms: int = Field(5000, ge=100, le=120_000)
     kafka_linger_ms: int = Field(5, ge=0, le=1000)

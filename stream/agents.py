@@ -26,8 +26,10 @@ REPUBLISHED_HEADER = "logstream-republished"  # set by the producer: see produce
 class BatchProcessor:
     """Dead letters first, then the insert; only then may Faust ack (and later commit) the batch."""
 
-    def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float):
+    def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
+                 max_record_bytes: int = 1 << 20):
         self.sink = sink
+        self._max_record_bytes = max_record_bytes
         self.dead_letters = dead_letters
         self._max_backoff_s = max_backoff_s
         self.in_flight = False
@@ -56,6 +58,7 @@ class BatchProcessor:
               Source(e.message.topic, e.message.partition, e.message.offset, int(e.message.timestamp * 1000)))
              for e in events),
             frozenset((e.message.partition, e.message.offset) for e in events if is_republished(e)),
+            self._max_record_bytes,
         )
         if batch.dead:
             await self.dead_letters.send(batch.dead)

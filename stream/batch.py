@@ -26,12 +26,16 @@ def reason_for(error: InvalidLogError) -> str:
 
 
 def build(records: Iterable[tuple[bytes | None, bytes | None, Source]],
-          republished: frozenset[tuple[int, int]] = frozenset()) -> Batch:
+          republished: frozenset[tuple[int, int]] = frozenset(), max_record_bytes: int = 1 << 20) -> Batch:
     """`republished`: (partition, offset) of the records a producer published again (a retry of an
     Idempotency-Key whose first attempt died mid-way)."""
     batch = Batch()
     for key, value, source in records:
         batch.records += 1
+        if value is not None and len(value) > max_record_bytes:
+            problem = Problem("", "too_large", f"the record is {len(value)} bytes; the limit is {max_record_bytes}")
+            batch.dead.append(DeadLetter("too_large", [problem], source, key, value))
+            continue
         rows_before = len(batch.rows)
         if value and batch.rows.add_payload(value, source):
             _note_republished(batch, source, rows_before, republished)

@@ -19,11 +19,15 @@ REASON_HEADER = "logstream.dlq.reason"
 ERRORS_HEADER = "logstream.dlq.errors"
 SOURCE_HEADER = "logstream.dlq.source"
 FAILED_AT_HEADER = "logstream.dlq.failed_at"
+TRUNCATED_HEADER = "logstream.dlq.truncated_from"
+# A dead letter must fit the broker's default message limit (~1 MB) with its headers, or it could
+# never be sent and would hold up its partition: longer originals keep their first bytes.
+MAX_LETTER_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    reason: str  # unparseable | schema_violation
+    reason: str  # unparseable | schema_violation | too_large
     problems: list[Problem]
     source: Source
     key: bytes | None
@@ -31,12 +35,19 @@ class DeadLetter:
 
     def headers(self) -> list[tuple[str, bytes]]:
         source = f"{self.source.topic}/{self.source.partition}/{self.source.offset}"
-        return [
+        headers = [
             (REASON_HEADER, self.reason.encode()),
-            (ERRORS_HEADER, orjson.dumps([p.as_dict() for p in self.problems])),
+            (ERRORS_HEADER, orjson.dumps([p.as_dict() for p in self.problems])[:16_384]),
             (SOURCE_HEADER, source.encode()),
             (FAILED_AT_HEADER, datetime.now(UTC).isoformat(timespec="milliseconds").encode()),
         ]
+        if self.value is not None and len(self.value) > MAX_LETTER_BYTES:
+            headers.append((TRUNCATED_HEADER, str(len(self.value)).encode()))
+        return headers
+
+    def payload(self) -> bytes | None:
+        """The original bytes (the first MAX_LETTER_BYTES of them for a larger record)."""
+        return self.value[:MAX_LETTER_BYTES] if self.value is not None else None
 
 
 class DeliveryError(RuntimeError):
@@ -64,7 +75,7 @@ class DeadLetters:
                 failures.append(error)
 
         for letter in letters:
-            self._producer.produce(self._topic, letter.value, letter.key, headers=letter.headers(),
+            self._producer.produce(self._topic, letter.payload(), letter.key, headers=letter.headers(),
                                    on_delivery=on_delivery)
         left = self._producer.flush(15.0)
         if left or failures:

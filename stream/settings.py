@@ -11,6 +11,8 @@ class StreamSettings(KafkaSettings, ClickHouseSettings):
     stream_batch_within_s: float = Field(0.2, gt=0, le=60)
     # Longest wait of a fetch on a quiet topic (Faust's own 1.5 s delays records on the embedded broker).
     stream_fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
+    # Larger records (only other producers can write them) go to the DLQ as too_large.
+    stream_max_record_bytes: int = Field(1 << 20, ge=1024)
     # How often Faust commits the offsets of batches already in ClickHouse.
     stream_commit_interval_s: float = Field(1.0, gt=0, le=3600)
     # On SIGTERM, keep consuming until the topic has been quiet this long (the embedded default

@@ -90,7 +90,7 @@ class Service:
 
 def produce_raw(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                         "linger.ms": 5})
+                         "linger.ms": 5, "message.max.bytes": 4_000_000})
     for key, value in records:
         producer.produce(topic, value, key)
     assert producer.flush(30) == 0

@@ -48,3 +48,18 @@ def test_records_from_other_producers_get_ids_derived_from_their_position() -> N
     assert built.rows.data[1] == [event_id.int] * 3
     assert built.rows.data[0] == [action_id_of(event_id, i).int for i in range(3)]
     assert built.rows.data[8][0] == 1_700_000_000_000  # receivedAt from the record's timestamp
+
+
+def test_a_record_over_the_limit_is_a_too_large_dead_letter() -> None:
+    value = orjson.dumps({**README_EXAMPLE, "padding": "x" * 2000})
+    built = batch.build([(b"k", value, source(3))], max_record_bytes=1024)
+    assert [(d.reason, d.problems[0].code) for d in built.dead] == [("too_large", "too_large")]
+    assert len(built.rows) == 0
+
+
+def test_a_dead_letter_keeps_the_first_bytes_of_a_huge_original() -> None:
+    from stream.dlq import MAX_LETTER_BYTES, TRUNCATED_HEADER, DeadLetter
+
+    letter = DeadLetter("too_large", [], source(4), None, b"y" * (MAX_LETTER_BYTES + 10))
+    assert letter.payload() == b"y" * MAX_LETTER_BYTES
+    assert dict(letter.headers())[TRUNCATED_HEADER] == str(MAX_LETTER_BYTES + 10).encode()
