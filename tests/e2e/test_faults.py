@@ -131,3 +131,46 @@ def test_producer_killed_with_requests_in_flight(broker: str, tmp_path: Path) ->
         assert len({a["actionId"] for a in actions}) == len(actions)
     finally:
         worker.service.stop()  # type: ignore[union-attr]
+
+
+def test_overload_keeps_memory_bounded_and_loses_no_accepted_log(tmp_path: Path) -> None:
+    """100-log requests as fast as 16 connections go (several times what the stream sustains): the
+    producer and the stream stay within bounded memory, and every accepted log reaches ClickHouse."""
+    from logstream.bench.procstats import children, cmdline, rss_mb
+
+    port = free_port()
+    env = stack_env(f"127.0.0.1:{free_port()}", tmp_path / "data", LOGSTREAM_PORT=str(port),
+                    LOGSTREAM_QUERY_PORT=str(free_port()), LOGSTREAM_LOG_LEVEL="WARNING")
+    base = f"http://127.0.0.1:{port}"
+    up = Service(["up"], env, tmp_path, "up").start().wait_ready(f"{base}/readyz", timeout=90)
+    try:
+        pids = {("producer" if " producer" in cmdline(p) else "stream"): p
+                for p in children(up.process.pid) if "logstream.cli" in cmdline(p)}  # type: ignore[union-attr]
+        peaks = dict.fromkeys(pids, 0.0)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                for name, pid in pids.items():
+                    peaks[name] = max(peaks[name], rss_mb(pid))
+                stop.wait(0.2)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        body = orjson.dumps([example(userId=f"flood-{i}") for i in range(100)])
+        result = asyncio.run(run_load(f"{base}/v1/logs", lambda _: body, connections=16, duration_s=8,
+                                      max_requests=1_000_000))
+        accepted_rows = result.accepted() * 100 * 3
+        assert set(result.by_status) <= {202, 503}, result.by_status
+        backlog = accepted_rows - httpx.get(f"{base}/readyz").json()["checks"]["stream"]["rows_written"]
+        wait_until(lambda: httpx.get(f"{base}/readyz").json()["checks"]["stream"]["rows_written"] >= accepted_rows,
+                   timeout=300, what="the stream to catch up", interval=1)
+        stop.set()
+        sampler.join()
+        print(f"overload: {result.accepted()} requests accepted, backlog {backlog} rows, peak RSS MB {peaks}")
+        assert backlog > 0, "no overload: the stream kept up"
+        assert httpx.get(f"{base}/readyz").json()["checks"]["stream"]["rows_written"] == accepted_rows
+        assert peaks["producer"] < 300, peaks
+        assert peaks["stream"] < 1000, peaks
+    finally:
+        up.stop(180)
