@@ -1,0 +1,25 @@
+"""The benchmarks run in a quick mode so they never rot (no assertion on any timing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+
+from logstream.bench.ingest import TARGETS
+
+
+def test_bench_ingest_quick_runs_and_reports_every_figure(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "logstream.cli", "bench", "ingest", "--quick", "--json",
+                             "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = orjson.loads(result.stdout)
+    figures = report["figures"]
+    for name in ("one_log_requests_per_s", "e2e_logs_per_s", "freshness_p95_s", "producer_peak_rss_mb",
+                 "stream_peak_rss_mb", "broker_cpu_s", "empty_agent_per_s", "stream_worker_per_s",
+                 "raw_produce_per_s", "http_floor_requests_per_s", "clickhouse_insert_rows_per_s"):
+        assert figures[name]["median"] > 0, name
+    assert figures["non_202_responses"]["median"] == 0
+    assert set(report["targets"]) == set(TARGETS)
+    assert "100-log requests" in result.stderr  # progress was shown
