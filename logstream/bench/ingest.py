@@ -22,7 +22,7 @@ import orjson
 
 from logstream.bench import ceilings
 from logstream.bench.loadgen import percentile, run_load
-from logstream.bench.procstats import peak_rss_mb
+from logstream.bench.procstats import peak_rss_mb, rss_file_mb
 from logstream.bench.progress import Progress
 from logstream.bench.stack import Stack
 from logstream.contract import LogIn
@@ -33,14 +33,15 @@ SAMPLE: dict[str, Any] = LogIn.model_config["json_schema_extra"]["examples"][0] 
 @dataclass(frozen=True)
 class Profile:
     one_log_s: float
-    hundred_logs_s: float
+    burst_s: float  # 100-log requests, unpaced: what the producer accepts
+    sustained_s: float  # 100-log requests paced at --rate: does the pipeline keep up?
     freshness_s: float
     ceiling_records: int
     floor_s: float
     runs: int
 
 
-PROFILES = {"full": Profile(15, 60, 20, 200_000, 10, 3), "quick": Profile(2, 2, 3, 20_000, 2, 1)}
+PROFILES = {"full": Profile(15, 5, 60, 20, 200_000, 10, 3), "quick": Profile(2, 1, 3, 3, 20_000, 2, 1)}
 
 # (figure, target, higher is better)
 TARGETS: dict[str, tuple[float, bool]] = {
@@ -99,7 +100,7 @@ async def freshness(stack: Stack, seconds: float, rate_logs_per_s: float, progre
     return delays
 
 
-def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progress) -> dict[str, float]:
+def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progress, rate: float) -> dict[str, float]:
     figures: dict[str, float] = {}
     with Stack(workdir, url) as stack:
         tracked = stack.tracked()
@@ -114,18 +115,27 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
         figures["one_log_catch_up_s"] = stack.wait_rows(rows, 600, progress)
         progress.done(f"1-log requests: {figures['one_log_requests_per_s']:,.0f}/s accepted")
 
-        started = time.monotonic()
-        hundred = load_phase(stack, 100, profile.hundred_logs_s, 8, progress)
-        accepted_logs = hundred.accepted() * 100
-        figures["hundred_logs_accepted_logs_per_s"] = accepted_logs / hundred.elapsed_s
-        rows += accepted_logs * 3
+        burst = load_phase(stack, 100, profile.burst_s, 8, progress)
+        figures["hundred_logs_accepted_logs_per_s"] = burst.accepted() * 100 / burst.elapsed_s
+        rows += burst.accepted() * 300
         stack.wait_rows(rows, 900, progress)
+        progress.done(f"100-log requests, unpaced: {figures['hundred_logs_accepted_logs_per_s']:,.0f} logs/s accepted")
+
+        started = time.monotonic()
+        sustained = load_phase(stack, 100, profile.sustained_s, 8, progress, rate_per_s=rate / 100)
+        accepted_logs = sustained.accepted() * 100
+        figures["sustained_offered_logs_per_s"] = rate
+        figures["sustained_accepted_logs_per_s"] = accepted_logs / sustained.elapsed_s
+        rows += accepted_logs * 3
+        figures["sustained_catch_up_s"] = stack.wait_rows(rows, 900, progress)
         elapsed = time.monotonic() - started
         figures["e2e_logs_per_s"] = accepted_logs / elapsed
         figures["e2e_actions_per_s"] = 3 * accepted_logs / elapsed
         figures["e2e_seconds"] = elapsed
-        figures["non_202_responses"] = sum(n for s, n in (one.by_status | hundred.by_status).items() if s != 202)
-        progress.done(f"100-log requests: {accepted_logs:,} logs accepted, all in ClickHouse after {elapsed:.1f} s "
+        statuses = one.by_status | burst.by_status | sustained.by_status
+        figures["non_202_responses"] = sum(n for s, n in statuses.items() if s != 202)
+        progress.done(f"100-log requests at {rate:,.0f} logs/s for {sustained.elapsed_s:.0f} s: {accepted_logs:,} "
+                      f"accepted, all in ClickHouse {figures['sustained_catch_up_s']:.1f} s after the load "
                       f"({figures['e2e_logs_per_s']:,.0f} logs/s end to end)")
 
         delays = asyncio.run(freshness(stack, profile.freshness_s, figures["e2e_logs_per_s"] / 2, progress))
@@ -139,6 +149,7 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
         for process in tracked:
             figures[f"{names[process.name]}_cpu_s"] = process.cpu_used()
             figures[f"{names[process.name]}_peak_rss_mb"] = peak_rss_mb(process.pid)
+            figures[f"{names[process.name]}_rss_file_mb"] = rss_file_mb(process.pid)
 
         records = [ceilings.log_record(i, SAMPLE) for i in range(profile.ceiling_records)]
         topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
@@ -183,6 +194,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="seconds-long phases: proves it runs, measures little")
     parser.add_argument("--runs", type=int, help="runs to take the median of (default 3, quick 1)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
+    parser.add_argument("--rate", type=float, default=9000,
+                        help="logs/s offered in 100-log requests in the sustained phase (default 9000)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
     args = parser.parse_args(argv)
     profile = PROFILES["quick" if args.quick else "full"]
@@ -194,7 +207,7 @@ def main(argv: list[str]) -> int:
             progress.done(f"== run {index + 1} of {args.runs or profile.runs}")
             workdir = base / f"run-{index}"
             workdir.mkdir(parents=True, exist_ok=True)
-            figures = run_once(profile, args.url, workdir, progress)
+            figures = run_once(profile, args.url, workdir, progress, args.rate)
             runs.append(figures)
         clickhouse_rows_per_s = insert_ceiling(profile, base)  # one chDB path per process: once, at the end
         progress.done(f"ceiling, ClickHouse columnar insert: {clickhouse_rows_per_s:,.0f} rows/s")

@@ -31,6 +31,11 @@ def rss_mb(pid: int) -> float:
     return memory_kib(pid, "VmRSS") / 1024
 
 
+def rss_file_mb(pid: int) -> float:
+    """Resident file-backed pages: mapped code such as chDB's engine library, not data."""
+    return memory_kib(pid, "RssFile") / 1024
+
+
 def children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
     return [int(p) for p in out.split()]
