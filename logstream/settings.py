@@ -6,6 +6,7 @@ Each service composes the groups it needs into its own frozen settings class
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -24,6 +25,18 @@ class BaseConfig(BaseSettings):
 
 class LoggingSettings(BaseConfig):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class ContractSettings(BaseConfig):
+    """What the producer and the stream must agree on: both check records against it."""
+
+    # An action dated more than this past the server's clock when its log was received is refused
+    # (time_in_future). Whole seconds: the check is exact to the millisecond on both paths.
+    max_future_s: int = Field(24 * 3600, ge=0, le=100 * 365 * 24 * 3600)
+
+    @property
+    def max_future(self) -> timedelta:
+        return timedelta(seconds=self.max_future_s)
 
 
 class KafkaSettings(BaseConfig):

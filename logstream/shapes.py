@@ -15,7 +15,7 @@ def seed000(status: int, code: str, detail: str) -> Any:
 
 
 def seed001_write(status: int, code: str, detail: str) -> Any:
-    return {"error": NO_DATA_RECEIVED if code == "invalid_json" else detail}
+    return {"error": NO_DATA_RECEIVED if code in ("invalid_json", "invalid_unicode") else detail}
 
 
 def seed001_read(status: int, code: str, detail: str) -> Any:
@@ -29,7 +29,8 @@ def seed002(status: int, code: str, detail: str) -> Any:
 
 
 # 003's codes are its own (MISSING_USERID, ...); logstream's codes that reach it are mapped or upper-cased.
-SEED003_CODES = {"invalid_json": "NO_LOGS_PROVIDED", "invalid_parameter": "INVALID_TIME_FORMAT"}
+SEED003_CODES = {"invalid_json": "NO_LOGS_PROVIDED", "invalid_unicode": "NO_LOGS_PROVIDED",
+                 "invalid_parameter": "INVALID_TIME_FORMAT"}
 
 
 def seed003(status: int, code: str, detail: str) -> Any:

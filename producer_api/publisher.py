@@ -54,6 +54,8 @@ class Publisher:
             "message.timeout.ms": settings.publish_timeout_ms,
             "queue.buffering.max.messages": settings.kafka_queue_max_messages,
             "queue.buffering.max.kbytes": 512 * 1024,
+            # room for the record framing around LOGSTREAM_MAX_RECORD_BYTES (checked before publishing)
+            "message.max.bytes": max(1_000_000, settings.max_record_bytes + 4096),
         })
         self._in_flight = 0
         self._wake = asyncio.Event()

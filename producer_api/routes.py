@@ -6,16 +6,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from logstream.contract import InvalidLogError, LogIn, validate_logs
+from logstream.contract import InvalidLogError, LogIn, future_bound, validate_logs
 from logstream.fastpath import valid_action_count
 from logstream.responses import JSONBytesResponse
 from producer_api.body import read_json
 from producer_api.errors import InvalidLogsError
 from producer_api.gateway import Upstreams
+from producer_api.limits import check_log_count, record_value
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
 from producer_api.visibility import require_query_service, wait_visible
@@ -51,14 +51,16 @@ class Accepted(BaseModel):
     visible: bool | None = None
 
 
-def records_for(documents: list[dict[str, Any]], received_at: datetime) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """One record per log: key = userId, value = the log as sent plus eventId and receivedAt."""
+def records_for(documents: list[dict[str, Any]], received_at: datetime,
+                max_record_bytes: int) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    """One record per log: key = userId, value = the log as sent plus eventId and receivedAt (the
+    server's clock: a client's own eventId or receivedAt is replaced)."""
     stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     records, event_ids = [], []
-    for document in documents:
+    for index, document in enumerate(documents):
         event_id = str(uuid.uuid4())
         event_ids.append(event_id)
-        value = orjson.dumps({**document, "eventId": event_id, "receivedAt": stamp})
+        value = record_value({**document, "eventId": event_id, "receivedAt": stamp}, index, max_record_bytes)
         records.append((document["userId"].encode(), value))
     return records, event_ids
 
@@ -92,14 +94,16 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     `wait=visible`, only once every action is also queryable (`"visible": true`)."""
     if wait is not None:
         require_query_service(upstreams)
-    document = await read_json(request, settings.max_body_bytes)
+    document = await read_json(request, settings)
+    check_log_count(document, settings)
+    received_at = datetime.now(UTC)
     try:
-        actions = valid_action_count(document)
+        actions = valid_action_count(document, future_bound(received_at, settings.max_future))
     except InvalidLogError as exc:
         raise InvalidLogsError(f"{len(exc.problems)} problem(s) in the logs; nothing was accepted",
                                errors=[p.as_dict() for p in exc.problems]) from None
     documents = document if isinstance(document, list) else [document]
-    records, event_ids = records_for(documents, datetime.now(UTC))
+    records, event_ids = records_for(documents, received_at, settings.max_record_bytes)
     await publisher.publish(records)
     body: dict[str, Any] = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
     if wait is not None:  # opt-in: the models give the times and types to look for

@@ -2,13 +2,19 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from logstream.settings import KafkaSettings, Port
+from logstream.settings import ContractSettings, KafkaSettings, Port
 
 
-class ProducerSettings(KafkaSettings):
+class ProducerSettings(KafkaSettings, ContractSettings):
     host: str = "127.0.0.1"
     port: Port = 8000
+    # Bytes on the wire (413 payload_too_large), and what a gzip body may inflate to (413 decompressed_too_large).
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_decompressed_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_logs_per_request: int = Field(10_000, ge=1)  # 413 too_many_logs
+    # One log is one Kafka record: at most this many bytes (413 log_too_large); Kafka's default
+    # max.message.bytes is 1 MiB, and the topic's must be at least this.
+    max_record_bytes: int = Field(1_000_000, ge=10_000, le=64 * 1024 * 1024)
     # A POST waits at most this long for the broker's acks, then answers 503.
     publish_timeout_ms: int = Field(5000, ge=100, le=120_000)
     kafka_linger_ms: int = Field(5, ge=0, le=1000)

@@ -23,7 +23,8 @@ class StreamWorker:
         self.settings = settings
         self._client = connect(settings)
         self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=settings.stream_retry_max_backoff_s),
-                                        DeadLetters(settings), settings.stream_retry_max_backoff_s)
+                                        DeadLetters(settings), settings.stream_retry_max_backoff_s,
+                                        settings.max_future)
         self.app = create_faust_app(settings, self.processor)
         self.started_at = 0.0
 

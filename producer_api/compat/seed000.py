@@ -10,9 +10,9 @@ from starlette.responses import Response
 
 from logstream import shapes
 from logstream.compat import SeedError, in_shape
-from logstream.contract import InvalidLogError, validate_logs
+from logstream.contract import InvalidLogError
 from logstream.responses import JSONBytesResponse
-from producer_api.compat.ingest import describe, is_identifier, read_document, store
+from producer_api.compat.ingest import describe, is_identifier, read_document, store, validate
 
 router = APIRouter(tags=["compatibility: 000"])
 REGISTRY_TIMEOUT_S = 10.0
@@ -31,7 +31,7 @@ async def send_log(request: Request) -> Response:
     if not isinstance(document, dict):
         raise refuse("invalid_logs", "the body must be one log object")
     try:
-        logs = validate_logs(document)
+        logs = validate(request, document)
     except InvalidLogError as exc:
         raise refuse("invalid_logs", describe(exc.problems)) from None
     answer = await request.app.state.upstreams.call("GET", "/internal/users/registered", timeout=REGISTRY_TIMEOUT_S,

@@ -8,9 +8,9 @@ from starlette.responses import Response
 
 from logstream import shapes
 from logstream.compat import SeedError, in_shape
-from logstream.contract import InvalidLogError, validate_logs
+from logstream.contract import InvalidLogError
 from logstream.responses import JSONBytesResponse
-from producer_api.compat.ingest import describe, read_document, store
+from producer_api.compat.ingest import describe, read_document, store, validate
 
 router = APIRouter(tags=["compatibility: 002"])
 ACTION_LESS = frozenset({("actions", "missing_field"), ("actions", "empty")})
@@ -25,7 +25,7 @@ async def post_log(request: Request) -> Response:
     if not isinstance(document, dict):
         raise SeedError(shapes.seed002, 400, "invalid_logs", "the body must be one log object")
     try:
-        logs = validate_logs(document)
+        logs = validate(request, document)
     except InvalidLogError as exc:
         if {(p.path, p.code) for p in exc.problems} <= ACTION_LESS:
             return JSONBytesResponse({"success": True})
