@@ -10,13 +10,21 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "LOGSTREAM_"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+# A comma-separated list in its variable: LOGSTREAM_WRITE_KEYS=key-one,key-two
+CommaSeparated = Annotated[tuple[str, ...], NoDecode]
+Keys = Annotated[tuple[SecretStr, ...], NoDecode]
+MIN_KEY_LENGTH = 16
+
+
+def split_commas(value: object) -> object:
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
 
 class BaseConfig(BaseSettings):
@@ -37,6 +45,34 @@ class ContractSettings(BaseConfig):
     @property
     def max_future(self) -> timedelta:
         return timedelta(seconds=self.max_future_s)
+
+
+class KeySettings(BaseConfig):
+    """API keys (logstream.security). No keys: no key is asked for (the embedded default)."""
+
+    write_keys: Keys = ()  # may ingest
+    read_keys: Keys = ()  # may query
+    # What the producer shows the query service's /internal/ routes (open if unset).
+    internal_key: SecretStr | None = None
+
+    @field_validator("write_keys", "read_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("write_keys", "read_keys")
+    @classmethod
+    def _long_enough(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(key.get_secret_value()) < MIN_KEY_LENGTH for key in keys):
+            raise ValueError(f"every key needs at least {MIN_KEY_LENGTH} characters")
+        return keys
+
+    @field_validator("internal_key")
+    @classmethod
+    def _internal_long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(f"the key needs at least {MIN_KEY_LENGTH} characters")
+        return key
 
 
 class KafkaSettings(BaseConfig):

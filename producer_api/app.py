@@ -14,11 +14,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from pydantic.json_schema import models_json_schema
+from starlette.middleware.cors import CORSMiddleware
 
 from logstream import __version__, problems
 from logstream.contract import LogIn
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
+from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
 from producer_api import compat, routes
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router
@@ -38,7 +40,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         await ensure_topics_or_warn(settings)
         app.state.publisher = Publisher(settings)
         app.state.publisher.start()
-        app.state.upstreams = Upstreams(settings.query_url, settings.stream_url)
+        app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
         try:
             yield
         finally:
@@ -74,7 +76,23 @@ def create_app(settings: ProducerSettings) -> FastAPI:
 
     if settings.query_url:
         app.include_router(forwarding_router())  # last: only what nothing above matched
+    protect(app, settings)
     return app
+
+
+def protect(app: FastAPI, settings: ProducerSettings) -> None:
+    """Keys and rate limits (logstream.security), then CORS outside them, so that preflights and
+    refusals carry the CORS headers a browser needs to read them."""
+    keys = KeyRing(settings.write_keys, settings.read_keys)
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst) if settings.rate_limit_per_s else None
+    app.add_middleware(Guard, keys=keys, classify=front_door_access(routes_of(routes.router, compat.router)),
+                       limiter=limiter if keys else None)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Content-Encoding",
+                                          "Idempotency-Key"],
+                           expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy", "Logstream-Error"],
+                           max_age=600)
 
 
 async def ensure_topics_or_warn(settings: ProducerSettings) -> None:

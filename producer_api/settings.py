@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from logstream.settings import ContractSettings, KafkaSettings, Port
+from logstream.settings import CommaSeparated, ContractSettings, KafkaSettings, KeySettings, Port, split_commas
 
 
-class ProducerSettings(KafkaSettings, ContractSettings):
+class ProducerSettings(KafkaSettings, ContractSettings, KeySettings):
     host: str = "127.0.0.1"
     port: Port = 8000
     # Bytes on the wire (413 payload_too_large), and what a gzip body may inflate to (413 decompressed_too_large).
@@ -27,3 +27,14 @@ class ProducerSettings(KafkaSettings, ContractSettings):
     # Read-your-writes (compatibility routes, POST /v1/logs?wait=visible): how long a write waits,
     # after the broker's acks, for its actions to be queryable before it answers 504.
     visible_timeout_s: float = Field(5.0, gt=0, le=60)
+    # Per API key, a token bucket (when keys are on): this many requests a second, bursts of up to
+    # rate_limit_burst; 0 turns it off. Over it: 429 rate_limited with Retry-After.
+    rate_limit_per_s: float = Field(1000.0, ge=0)
+    rate_limit_burst: int = Field(2000, ge=1)
+    # Browser origins allowed to call the API (CORS), e.g. https://app.example.com; "*" for any.
+    cors_origins: CommaSeparated = ()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return split_commas(value)

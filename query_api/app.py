@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from logstream import __version__, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.responses import JSONBytesResponse
+from logstream.security import Guard, KeyRing, query_access
 from query_api import compat, internal, routes
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
@@ -46,6 +47,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.include_router(routes.router)
     app.include_router(compat.router)
     app.include_router(internal.router)
+    # keys when exposed directly (compose); no rate limit here: that is the front door's
+    app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
+                       internal_key=settings.internal_key)
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
