@@ -267,7 +267,8 @@ class LogIn(BaseModel):
     )
     userId: Identifier
     sessionId: Identifier
-    actions: Annotated[list[Action], BeforeValidator(_at_most_actions), Field(min_length=1)]
+    actions: Annotated[list[Action], BeforeValidator(_at_most_actions),
+                       Field(min_length=1, max_length=MAX_ACTIONS_PER_LOG)]
 
 
 class LogRecord(LogIn):

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.cors import CORSMiddleware
 
-from logstream import __version__, problems
+from logstream import __version__, openapi, problems
 from logstream.contract import LogIn
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
@@ -58,7 +58,8 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Broker, ClickHouse, migrations and stream are all ready")
+    @app.get("/readyz", summary="Broker, ClickHouse, migrations and stream are all ready",
+             responses={503: {"description": "Not ready: the same body, with the failing checks"}})
     async def readyz(request: Request) -> JSONBytesResponse:
         ok = await asyncio.to_thread(broker_reachable, settings, 2.0)
         checks: dict[str, Any] = {"broker": {"ok": ok, "detail": "reachable" if ok else "unreachable"}}
@@ -67,7 +68,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         return JSONBytesResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(request: Request) -> JSONBytesResponse:
+    async def openapi_document(request: Request) -> JSONBytesResponse:
         return JSONBytesResponse(await merged_openapi(app, request.app.state.upstreams))
 
     @app.get("/docs", include_in_schema=False)
@@ -110,10 +111,19 @@ async def merged_openapi(app: FastAPI, upstreams: Upstreams) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(definitions.get("$defs", {}))
     upstream = await upstreams.openapi()
+    forwarded: set[str] = set()
     if upstream:
         for path, operations in upstream.get("paths", {}).items():
             for method, operation in operations.items():
+                if method not in document["paths"].get(path, {}):
+                    forwarded.add(path)
                 document["paths"].setdefault(path, {}).setdefault(method, operation)
         for name, schema in upstream.get("components", {}).get("schemas", {}).items():
             schemas.setdefault(name, schema)
-    return document
+
+    def gateway_refusals(path: str, responses: dict[str, Any]) -> None:
+        if path in forwarded:  # the front door answers these when the query service is down
+            openapi.add_problem(responses, 503, "The query service is unavailable (`upstream_unavailable`)")
+
+    keys = bool(app.state.settings.write_keys or app.state.settings.read_keys)
+    return openapi.finish(document, keys=keys, extra=gateway_refusals)

@@ -22,7 +22,8 @@ def refuse(code: str, detail: str) -> SeedError:
     return SeedError(shapes.seed000, 400, code, detail)
 
 
-@router.post("/api/v1/log", summary="000: send one log (its user must be registered)")
+@router.post("/api/v1/log", summary="000: send one log (its user must be registered)",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
 @in_shape(shapes.seed000)
 async def send_log(request: Request) -> Response:
     """200 `{"status":"success"}` once the log's actions are queryable; 400 `{"status":"failed"}` if the log
@@ -50,8 +51,10 @@ def user_ids(document: Any) -> list[str] | None:
     return [user["userId"] for user in users]
 
 
-@router.post("/testusers", summary="000: register test users (idempotent)")
-@router.post("/api/v1/testusers", summary="000: register test users (idempotent)")
+@router.post("/testusers", summary="000: register test users (idempotent)",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
+@router.post("/api/v1/testusers", summary="000: register test users (idempotent)",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
 @in_shape(shapes.seed000)
 async def add_test_users(request: Request) -> Response:
     """`{"users":[{"userId":"..."}]}`: 200 `{"status":"success"}`, also for users already registered."""

@@ -18,7 +18,8 @@ def refuse(code: str, detail: str) -> SeedError:
     return SeedError(shapes.seed001_write, 400, code, detail)
 
 
-@router.post("/api/submitlogs", summary="001: submit one log")
+@router.post("/api/submitlogs", summary="001: submit one log",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed001_write"))
 @in_shape(shapes.seed001_write)
 async def submit_logs(request: Request) -> Response:
     """200 `{"status":"logs submitted"}` once stored and queryable. A body that is missing, not JSON or

@@ -16,7 +16,7 @@ router = APIRouter(tags=["compatibility: 002"])
 ACTION_LESS = frozenset({("actions", "missing_field"), ("actions", "empty")})
 
 
-@router.post("/log", summary="002: post one log")
+@router.post("/log", summary="002: post one log", responses=shapes.documented(shapes.WRITE_REFUSALS, "seed002"))
 @in_shape(shapes.seed002)
 async def post_log(request: Request) -> Response:
     """200 `{"success":true}` once the log's actions are queryable. A log without actions (absent or
