@@ -92,6 +92,25 @@ def _upper(value: Any) -> Any:
 def properties_problem(properties: dict[Any, Any]) -> tuple[str, str, str] | None:
     """The first limit that an action's properties exceed, as (code, message, path below properties),
     or None. One definition for the contract and its fast path; only what can exceed is measured."""
+    if len(properties) <= MAX_PROPERTIES:  # the usual case first: flat, short values
+        for key, value in properties.items():
+            kind = type(value)
+            if type(key) is not str or len(key) > MAX_STRING_LENGTH:
+                break
+            if kind is str:
+                if len(value) > MAX_STRING_LENGTH:
+                    break
+            elif kind is float:
+                if value - value != 0:
+                    break
+            elif kind is not int and kind is not bool and value is not None:
+                break  # nested (or unusual): the walk below decides
+        else:
+            return None
+    return _walk(properties)
+
+
+def _walk(properties: dict[Any, Any]) -> tuple[str, str, str] | None:
     count = 0
     pending: list[tuple[Any, str, int]] = [(properties, "", 1)]
     while pending:

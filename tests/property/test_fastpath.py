@@ -162,3 +162,12 @@ def test_the_stream_paths_agree_on_the_future_bound(document: dict, received: bo
     except InvalidLogError:
         slow = False
     assert fast == slow
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.text(max_size=3), json_values | st.floats() | st.text(min_size=8190, max_size=8200),
+                       max_size=5))
+def test_the_limits_shortcut_answers_as_the_full_walk(properties: dict) -> None:
+    from logstream.contract import _walk, properties_problem
+
+    assert properties_problem(properties) == _walk(properties)
