@@ -17,13 +17,12 @@ from pydantic_core import PydanticCustomError
 
 from logstream.contract import (
     ID_MAX_LENGTH,
-    MAX_ACTIONS_PER_LOG,
     epoch_millis,
     offset_text,
     parse_time,
-    properties_problem,
     validate_logs,
 )
+from logstream.limits import MAX_ACTIONS_PER_LOG, properties_problem
 
 
 def _number(value: Any) -> bool:

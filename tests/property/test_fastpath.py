@@ -13,10 +13,6 @@ from hypothesis import strategies as st
 
 from logstream.contract import (
     EPOCH,
-    MAX_ACTIONS_PER_LOG,
-    MAX_DEPTH,
-    MAX_PROPERTIES,
-    MAX_STRING_LENGTH,
     MILLISECOND,
     InvalidLogError,
     epoch_millis,
@@ -24,6 +20,7 @@ from logstream.contract import (
     validate_record,
 )
 from logstream.fastpath import REQUIRED, log_actions
+from logstream.limits import MAX_ACTIONS_PER_LOG, MAX_DEPTH, MAX_PROPERTIES, MAX_STRING_LENGTH
 from stream.split import Columns, Source
 from tests.property.test_contract_properties import json_values, logs
 
@@ -164,10 +161,10 @@ def test_the_stream_paths_agree_on_the_future_bound(document: dict, received: bo
     assert fast == slow
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(st.dictionaries(st.text(max_size=3), json_values | st.floats() | st.text(min_size=8190, max_size=8200),
                        max_size=5))
 def test_the_limits_shortcut_answers_as_the_full_walk(properties: dict) -> None:
-    from logstream.contract import _walk, properties_problem
+    from logstream.limits import _walk, properties_problem
 
     assert properties_problem(properties) == _walk(properties)

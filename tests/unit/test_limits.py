@@ -9,16 +9,13 @@ import orjson
 import pytest
 
 from logstream.contract import (
-    MAX_ACTIONS_PER_LOG,
-    MAX_DEPTH,
-    MAX_PROPERTIES,
-    MAX_STRING_LENGTH,
     InvalidLogError,
     future_bound,
     validate_logs,
     validate_record,
 )
 from logstream.fastpath import log_actions, valid_action_count
+from logstream.limits import MAX_ACTIONS_PER_LOG, MAX_DEPTH, MAX_PROPERTIES, MAX_STRING_LENGTH
 from stream import batch
 from stream.split import Source
 from tests.fixtures import example
