@@ -28,8 +28,10 @@ class Shape(Protocol):
 
 
 def error_header(code: str, detail: str) -> dict[str, str]:
-    text = f"{code}: {detail}".encode("ascii", "replace").decode()
-    return {ERROR_HEADER: " ".join(text.split())[:300]}
+    """Printable ASCII only: a detail may quote what a client sent (a NUL, a control character), and a
+    header with one cannot be sent at all."""
+    text = " ".join(f"{code}: {detail}".split())
+    return {ERROR_HEADER: "".join(c if " " <= c <= "~" else "?" for c in text)[:300]}
 
 
 class SeedError(Exception):

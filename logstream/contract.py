@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,8 +23,12 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from logstream.limits import MAX_ACTIONS_PER_LOG, properties_problem
 
 
 class ActionType(StrEnum):
@@ -36,6 +41,9 @@ ID_MAX_LENGTH = 256
 # Outside these bounds a time is a client bug, and ClickHouse's DateTime64 could not hold it.
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+# How far past its reference (the server's clock when the log was received) an action's time may be.
+# A deployment sets its own (LOGSTREAM_MAX_FUTURE_S); see `future_bound`.
+MAX_FUTURE = timedelta(hours=24)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
 
@@ -77,7 +85,26 @@ def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
+def _at_most_actions(value: Any) -> Any:
+    # Checked before the actions are validated one by one, so a huge list costs nothing.
+    if isinstance(value, list) and len(value) > MAX_ACTIONS_PER_LOG:
+        raise PydanticCustomError("too_many_actions", "a log may have at most {limit} actions; send more logs",
+                                  {"limit": MAX_ACTIONS_PER_LOG})
+    return value
+
+
+def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:
+    """Against the bound the caller passes (`latest` in the validation context), if any."""
+    latest = info.context.get("latest") if info.context else None
+    # to the millisecond, as times are stored (and as the fast path compares them)
+    if latest is not None and epoch_millis(value) > epoch_millis(latest):
+        raise PydanticCustomError("time_in_future", "time is more than the allowed skew ahead of when the log was "
+                                  "received ({latest})", {"latest": latest.isoformat(timespec="seconds")})
+    return value
+
+
 SentTime = Annotated[datetime, BeforeValidator(parse_time)]
+ActionTime = Annotated[SentTime, AfterValidator(_not_in_future)]
 Number = Annotated[int | float, BeforeValidator(_check_number)]
 Identifier = Annotated[StrictStr, Field(min_length=1, max_length=ID_MAX_LENGTH)]
 
@@ -112,6 +139,16 @@ class _Properties(BaseModel):
     # Keys beyond the required ones are kept as sent.
     model_config = ConfigDict(extra="allow", strict=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _within_limits(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            problem = properties_problem(data)
+            if problem is not None:
+                code, message, at = problem
+                raise PydanticCustomError(code, message, {"at": at})
+        return data
+
 
 class ClickProperties(_Properties):
     locationX: Number
@@ -129,7 +166,7 @@ class NavigateProperties(_Properties):
 
 class _Action(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
-    time: SentTime
+    time: ActionTime
 
 
 class ClickAction(_Action):
@@ -194,7 +231,8 @@ class LogIn(BaseModel):
     )
     userId: Identifier
     sessionId: Identifier
-    actions: Annotated[list[Action], Field(min_length=1)]
+    actions: Annotated[list[Action], BeforeValidator(_at_most_actions),
+                       Field(min_length=1, max_length=MAX_ACTIONS_PER_LOG)]
 
 
 class LogRecord(LogIn):
@@ -205,6 +243,23 @@ class LogRecord(LogIn):
 
     eventId: uuid.UUID | None = None
     receivedAt: SentTime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _future_bound(cls, data: Any, info: ValidationInfo) -> Any:
+        """A record's actions are bounded relative to its own receivedAt (or the Kafka timestamp the
+        caller gives as `reference`), so re-validating it later (a replay) gives the same answer."""
+        context = info.context
+        if context is not None and context.get("max_future") is not None and isinstance(data, dict):
+            reference = context.get("reference")
+            received = data.get("receivedAt")
+            if received is not None:
+                try:
+                    reference = parse_time(received)
+                except PydanticCustomError:
+                    reference = None  # receivedAt's own problem is reported; no bound without it
+            context["latest"] = reference + context["max_future"] if reference is not None else None
+        return data
 
 
 # ---------------------------------------------------------------- responses
@@ -276,6 +331,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _problem(error: Any) -> Problem:
     loc = tuple(error["loc"])
     kind = error["type"]
+    at = (error.get("ctx") or {}).get("at")
+    if at is not None:  # a limit of the properties, found below them
+        return Problem(_path(loc) + at, kind, error["msg"])
     if kind == "union_tag_not_found":
         return Problem(_path((*loc, "type")), "missing_field", "an action needs a type")
     if kind == "missing":
@@ -293,21 +351,30 @@ def problems_of(error: ValidationError) -> list[Problem]:
     return [_problem(e) for e in error.errors(include_url=False, include_input=False)]
 
 
-def validate_logs(document: Any) -> list[LogIn]:
-    """One log object or a non-empty array of them, already parsed from JSON."""
+def future_bound(reference: datetime, max_future: timedelta = MAX_FUTURE) -> datetime:
+    """The latest action time accepted in a log received at `reference` (the server's clock)."""
+    return reference + max_future
+
+
+def validate_logs(document: Any, *, latest: datetime | None = None) -> list[LogIn]:
+    """One log object or a non-empty array of them, already parsed from JSON. With `latest`
+    (`future_bound(now)`), an action dated after it is refused (time_in_future)."""
+    context = {"latest": latest}
     try:
         if isinstance(document, list):
-            return _LOGS.validate_python(document)
+            return _LOGS.validate_python(document, context=context)
         if isinstance(document, dict):
-            return [_LOG.validate_python(document)]
+            return [_LOG.validate_python(document, context=context)]
     except ValidationError as exc:
         raise InvalidLogError(problems_of(exc)) from None
     raise InvalidLogError([Problem("", "wrong_type", "the body must be a log object or an array of logs")])
 
 
-def validate_record(payload: bytes) -> LogRecord:
-    """A raw-topic record, straight from its bytes."""
+def validate_record(payload: bytes, *, max_future: timedelta | None = None,
+                    reference: datetime | None = None) -> LogRecord:
+    """A raw-topic record, straight from its bytes. With `max_future`, its actions may be dated at most
+    that far past its receivedAt, or, for a record without one, past `reference` (its Kafka timestamp)."""
     try:
-        return _RECORD.validate_json(payload)
+        return _RECORD.validate_json(payload, context={"max_future": max_future, "reference": reference})
     except ValidationError as exc:
         raise InvalidLogError(problems_of(exc)) from None

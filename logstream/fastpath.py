@@ -8,13 +8,21 @@ contract refuses: tests/property/test_fastpath.py holds the two to that.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from hashlib import sha1
 from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from logstream.contract import ID_MAX_LENGTH, epoch_millis, offset_text, parse_time, validate_logs
+from logstream.contract import (
+    ID_MAX_LENGTH,
+    epoch_millis,
+    offset_text,
+    parse_time,
+    validate_logs,
+)
+from logstream.limits import MAX_ACTIONS_PER_LOG, properties_problem
 
 
 def _number(value: Any) -> bool:
@@ -50,13 +58,14 @@ def _identifier(value: Any) -> bool:
     return type(value) is str and 0 < len(value) <= ID_MAX_LENGTH
 
 
-def log_actions(document: Any) -> list[FastAction] | None:
-    """The actions of a valid log, or None if the fast path cannot vouch for it."""
+def log_actions(document: Any, latest_ms: int | None = None) -> list[FastAction] | None:
+    """The actions of a valid log, or None if the fast path cannot vouch for it. With `latest_ms`
+    (epoch milliseconds of the contract's `future_bound`), actions dated after it are not vouched for."""
     if type(document) is not dict:
         return None
     actions = document.get("actions")
     if not (_identifier(document.get("userId")) and _identifier(document.get("sessionId"))
-            and type(actions) is list and actions):
+            and type(actions) is list and 0 < len(actions) <= MAX_ACTIONS_PER_LOG):
         return None
     out: list[FastAction] = []
     for action in actions:
@@ -72,8 +81,10 @@ def log_actions(document: Any) -> list[FastAction] | None:
         for key, check in required:
             if not check(properties.get(key)):
                 return None
+        if properties_problem(properties) is not None:
+            return None
         sent = sent_time(time)
-        if sent is None:
+        if sent is None or (latest_ms is not None and sent[0] > latest_ms):
             return None
         out.append((kind, sent[0], sent[1], properties))
     return out
@@ -101,12 +112,14 @@ def uuid5_ints(namespace: bytes, prefix: str, count: int) -> list[int]:
     return ids
 
 
-def valid_action_count(document: Any) -> int:
-    """The number of actions in one log or an array of logs; raises InvalidLogError listing every
-    problem (the contract's own validation runs only when the fast path cannot vouch)."""
+def valid_action_count(document: Any, latest: datetime | None = None) -> int:
+    """The number of actions in one log or an array of logs, none dated after `latest`; raises
+    InvalidLogError listing every problem (the contract's own validation runs only when the fast
+    path cannot vouch)."""
     documents = document if type(document) is list else [document]
+    latest_ms = epoch_millis(latest) if latest is not None else None
     if documents:
-        counts = [log_actions(d) for d in documents]
+        counts = [log_actions(d, latest_ms) for d in documents]
         if all(actions is not None for actions in counts):
             return sum(len(actions) for actions in counts)  # type: ignore[arg-type]
-    return sum(len(log.actions) for log in validate_logs(document))
+    return sum(len(log.actions) for log in validate_logs(document, latest=latest))

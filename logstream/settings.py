@@ -6,16 +6,25 @@ Each service composes the groups it needs into its own frozen settings class
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "LOGSTREAM_"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+# A comma-separated list in its variable: LOGSTREAM_WRITE_KEYS=key-one,key-two
+CommaSeparated = Annotated[tuple[str, ...], NoDecode]
+Keys = Annotated[tuple[SecretStr, ...], NoDecode]
+MIN_KEY_LENGTH = 16
+
+
+def split_commas(value: object) -> object:
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
 
 
 class BaseConfig(BaseSettings):
@@ -24,6 +33,46 @@ class BaseConfig(BaseSettings):
 
 class LoggingSettings(BaseConfig):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class ContractSettings(BaseConfig):
+    """What the producer and the stream must agree on: both check records against it."""
+
+    # An action dated more than this past the server's clock when its log was received is refused
+    # (time_in_future). Whole seconds: the check is exact to the millisecond on both paths.
+    max_future_s: int = Field(24 * 3600, ge=0, le=100 * 365 * 24 * 3600)
+
+    @property
+    def max_future(self) -> timedelta:
+        return timedelta(seconds=self.max_future_s)
+
+
+class KeySettings(BaseConfig):
+    """API keys (logstream.security). No keys: no key is asked for (the embedded default)."""
+
+    write_keys: Keys = ()  # may ingest
+    read_keys: Keys = ()  # may query
+    # What the producer shows the query service's /internal/ routes (open if unset).
+    internal_key: SecretStr | None = None
+
+    @field_validator("write_keys", "read_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return split_commas(value)
+
+    @field_validator("write_keys", "read_keys")
+    @classmethod
+    def _long_enough(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(key.get_secret_value()) < MIN_KEY_LENGTH for key in keys):
+            raise ValueError(f"every key needs at least {MIN_KEY_LENGTH} characters")
+        return keys
+
+    @field_validator("internal_key")
+    @classmethod
+    def _internal_long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(f"the key needs at least {MIN_KEY_LENGTH} characters")
+        return key
 
 
 class KafkaSettings(BaseConfig):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -107,11 +108,14 @@ def run_up(settings: UpSettings) -> int:
         if settings.embedded_broker:
             children.append(("broker", _broker(settings), 5.0))
         query_url = f"http://{settings.query_host}:{settings.query_port}"
-        query = _spawn(["query", "--with-stream"], {"LOGSTREAM_STREAM_DRAIN_ON_STOP": "true"})
+        # the internal port's /internal/ routes answer the producer alone
+        internal = {"LOGSTREAM_INTERNAL_KEY": (settings.internal_key.get_secret_value() if settings.internal_key
+                                               else secrets.token_urlsafe(32))}
+        query = _spawn(["query", "--with-stream"], {"LOGSTREAM_STREAM_DRAIN_ON_STOP": "true", **internal})
         children.append(("query+stream", query, settings.stream_drain_timeout_s + 30))
         if not wait_ready(f"{query_url}/readyz", query, "the stream worker and query API", stopping):
             return 1 if not stopping.is_set() else 0
-        producer = _spawn(["producer"], {"LOGSTREAM_QUERY_URL": query_url})
+        producer = _spawn(["producer"], {"LOGSTREAM_QUERY_URL": query_url, **internal})
         children.append(("producer", producer, 15.0))
         base = f"http://{settings.host}:{settings.port}"
         if not wait_ready(f"{base}/healthz", producer, "the producer", stopping):

@@ -14,11 +14,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from pydantic.json_schema import models_json_schema
+from starlette.middleware.cors import CORSMiddleware
 
-from logstream import __version__, problems
+from logstream import __version__, openapi, problems
 from logstream.contract import LogIn
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
+from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
 from producer_api import compat, routes
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router
@@ -39,7 +41,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         await ensure_topics_or_warn(settings)
         app.state.publisher = Publisher(settings)
         app.state.publisher.start()
-        app.state.upstreams = Upstreams(settings.query_url, settings.stream_url)
+        app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
         app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
         try:
             yield
@@ -58,7 +60,8 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Broker, ClickHouse, migrations and stream are all ready")
+    @app.get("/readyz", summary="Broker, ClickHouse, migrations and stream are all ready",
+             responses={503: {"description": "Not ready: the same body, with the failing checks"}})
     async def readyz(request: Request) -> JSONBytesResponse:
         ok = await asyncio.to_thread(broker_reachable, settings, 2.0)
         checks: dict[str, Any] = {"broker": {"ok": ok, "detail": "reachable" if ok else "unreachable"}}
@@ -67,7 +70,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         return JSONBytesResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(request: Request) -> JSONBytesResponse:
+    async def openapi_document(request: Request) -> JSONBytesResponse:
         return JSONBytesResponse(await merged_openapi(app, request.app.state.upstreams))
 
     @app.get("/docs", include_in_schema=False)
@@ -76,7 +79,23 @@ def create_app(settings: ProducerSettings) -> FastAPI:
 
     if settings.query_url:
         app.include_router(forwarding_router())  # last: only what nothing above matched
+    protect(app, settings)
     return app
+
+
+def protect(app: FastAPI, settings: ProducerSettings) -> None:
+    """Keys and rate limits (logstream.security), then CORS outside them, so that preflights and
+    refusals carry the CORS headers a browser needs to read them."""
+    keys = KeyRing(settings.write_keys, settings.read_keys)
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst) if settings.rate_limit_per_s else None
+    app.add_middleware(Guard, keys=keys, classify=front_door_access(routes_of(routes.router, compat.router)),
+                       limiter=limiter if keys else None)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", "Content-Encoding",
+                                          "Idempotency-Key"],
+                           expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy", "Logstream-Error"],
+                           max_age=600)
 
 
 async def ensure_topics_or_warn(settings: ProducerSettings) -> None:
@@ -94,10 +113,19 @@ async def merged_openapi(app: FastAPI, upstreams: Upstreams) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(definitions.get("$defs", {}))
     upstream = await upstreams.openapi()
+    forwarded: set[str] = set()
     if upstream:
         for path, operations in upstream.get("paths", {}).items():
             for method, operation in operations.items():
+                if method not in document["paths"].get(path, {}):
+                    forwarded.add(path)
                 document["paths"].setdefault(path, {}).setdefault(method, operation)
         for name, schema in upstream.get("components", {}).get("schemas", {}).items():
             schemas.setdefault(name, schema)
-    return document
+
+    def gateway_refusals(path: str, responses: dict[str, Any]) -> None:
+        if path in forwarded:  # the front door answers these when the query service is down
+            openapi.add_problem(responses, 503, "The query service is unavailable (`upstream_unavailable`)")
+
+    keys = bool(app.state.settings.write_keys or app.state.settings.read_keys)
+    return openapi.finish(document, keys=keys, extra=gateway_refusals)

@@ -37,5 +37,25 @@ class UpstreamUnavailableError(IngestError):
     status, code, title = 503, "upstream_unavailable", "The query service is unavailable"
 
 
+class InvalidUnicodeError(IngestError):
+    status, code, title = 400, "invalid_unicode", "The body is not valid UTF-8 (e.g. a lone surrogate)"
+
+
+class InvalidGzipError(IngestError):
+    status, code, title = 400, "invalid_gzip", "The body is not valid gzip"
+
+
+class UnsupportedEncodingError(IngestError):
+    status, code, title = 415, "unsupported_content_encoding", "Send gzip or no Content-Encoding"
+
+
+class DecompressedTooLargeError(IngestError):
+    status, code, title = 413, "decompressed_too_large", "The body inflates past the size limit"
+
+
+class TooManyLogsError(IngestError):
+    status, code, title = 413, "too_many_logs", "Too many logs in one request"
+
+
 class LogTooLargeError(IngestError):
-    status, code, title = 413, "log_too_large", "One log is too large"
+    status, code, title = 413, "log_too_large", "A log is too large for one record"

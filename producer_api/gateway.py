@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
+from pydantic import SecretStr
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
 
+from logstream.security import INTERNAL_KEY_HEADER
 from producer_api.errors import UpstreamUnavailableError
 
 log = logging.getLogger(__name__)
@@ -22,8 +24,10 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "
 
 
 class Upstreams:
-    def __init__(self, query_url: str | None, stream_url: str | None):
+    def __init__(self, query_url: str | None, stream_url: str | None, internal_key: SecretStr | None = None):
         self.query_url = query_url.rstrip("/") if query_url else None
+        # shown on /internal/ calls only, never on forwarded requests
+        self._internal = {INTERNAL_KEY_HEADER: internal_key.get_secret_value()} if internal_key else {}
         self.stream_url = stream_url.rstrip("/") if stream_url else None
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0),
                                         limits=httpx.Limits(max_connections=64))
@@ -64,7 +68,7 @@ class Upstreams:
             raise UpstreamUnavailableError("this deployment has no query service (LOGSTREAM_QUERY_URL)")
         try:
             response = await self.client.request(method, f"{self.query_url}{path}", json=json, params=params,
-                                                 timeout=timeout)
+                                                 headers=self._internal, timeout=timeout)
             if response.status_code != 200:
                 raise UpstreamUnavailableError(f"the query service answered {response.status_code} to {path}: "
                                                f"{response.text[:200]}", headers={"Retry-After": "1"})

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logstream.kafka import producer_config
-from producer_api.errors import BrokerUnavailableError, LogTooLargeError, QueueFullError
+from producer_api.errors import BrokerUnavailableError, QueueFullError
 from producer_api.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ class Publisher:
             "message.timeout.ms": settings.publish_timeout_ms,
             "queue.buffering.max.messages": settings.kafka_queue_max_messages,
             "queue.buffering.max.kbytes": 512 * 1024,
-            "message.max.bytes": settings.max_record_bytes + 64 * 1024,  # room for the record's overhead
+            # room for the record framing around LOGSTREAM_MAX_RECORD_BYTES (checked before publishing)
+            "message.max.bytes": max(1_000_000, settings.max_record_bytes + 4096),
         })
         self._in_flight = 0
         self._wake = asyncio.Event()
@@ -76,12 +77,6 @@ class Publisher:
     async def publish(self, records: Sequence[tuple[bytes, bytes]],
                       headers: list[tuple[str, bytes]] | None = None) -> None:
         """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise."""
-        limit = self._settings.max_record_bytes
-        too_large = [i for i, (_, value) in enumerate(records) if len(value) > limit]
-        if too_large:
-            raise LogTooLargeError(f"{len(too_large)} log(s) are over {limit} bytes each; nothing was accepted",
-                                   errors=[{"path": f"[{i}]", "code": "log_too_large",
-                                            "message": f"over {limit} bytes"} for i in too_large])
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
         loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from logstream.contract import InvalidLogError, LogIn, validate_logs
+from logstream.contract import InvalidLogError, LogIn, future_bound, validate_logs
 from logstream.fastpath import valid_action_count
 from logstream.responses import JSONBytesResponse
 from producer_api import idempotency
@@ -25,6 +25,7 @@ from producer_api.idempotency import (
     check_key,
     request_digest,
 )
+from producer_api.limits import check_log_count, record_value
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
 from producer_api.visibility import require_query_service, wait_visible
@@ -60,14 +61,16 @@ class Accepted(BaseModel):
     visible: bool | None = None
 
 
-def records_for(documents: list[dict[str, Any]], received_at: datetime,
+def records_for(documents: list[dict[str, Any]], received_at: datetime, max_record_bytes: int,
                 event_ids: list[str] | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """One record per log: key = userId, value = the log as sent plus eventId and receivedAt."""
+    """One record per log: key = userId, value = the log as sent plus eventId and receivedAt (the
+    server's clock: a client's own eventId or receivedAt is replaced). `event_ids`: those reserved
+    for an Idempotency-Key (new ones otherwise)."""
     stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     event_ids = event_ids or [str(uuid.uuid4()) for _ in documents]
     records = [(document["userId"].encode(),
-                orjson.dumps({**document, "eventId": event_id, "receivedAt": stamp}))
-               for document, event_id in zip(documents, event_ids, strict=True)]
+                record_value({**document, "eventId": event_id, "receivedAt": stamp}, index, max_record_bytes))
+               for index, (document, event_id) in enumerate(zip(documents, event_ids, strict=True))]
     return records, event_ids
 
 
@@ -104,9 +107,11 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     marked `Idempotent-Replayed: true`."""
     if wait is not None:
         require_query_service(upstreams)
-    document = await read_json(request, settings.max_body_bytes)
+    document = await read_json(request, settings)
+    check_log_count(document, settings)
+    received_at = datetime.now(UTC)
     try:
-        actions = valid_action_count(document)
+        actions = valid_action_count(document, future_bound(received_at, settings.max_future))
     except InvalidLogError as exc:
         raise InvalidLogsError(f"{len(exc.problems)} problem(s) in the logs; nothing was accepted",
                                errors=[p.as_dict() for p in exc.problems]) from None
@@ -114,11 +119,11 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     key = request.headers.get(idempotency.HEADER)
     if key is not None:
         body = await publish_once(request.app.state.idempotency, check_key(key), document, documents, actions,
-                                  publisher, upstreams)
+                                  publisher, upstreams, received_at, settings.max_record_bytes)
         if body.pop("replayed", False):
             return JSONBytesResponse(body, status_code=202, headers={idempotency.REPLAYED_HEADER: "true"})
     else:
-        records, event_ids = records_for(documents, datetime.now(UTC))
+        records, event_ids = records_for(documents, received_at, settings.max_record_bytes)
         await publisher.publish(records)
         body = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
     if wait is not None:  # opt-in: the models give the times and types to look for
@@ -128,7 +133,8 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
 
 
 async def publish_once(store: IdempotencyStore, key: str, document: Any, documents: list[dict[str, Any]],
-                       actions: int, publisher: Publisher, upstreams: Upstreams) -> dict[str, Any]:
+                       actions: int, publisher: Publisher, upstreams: Upstreams, received_at: datetime,
+                       max_record_bytes: int) -> dict[str, Any]:
     """Publishes the logs of a keyed request at most once; a retry gets the first answer."""
     require_query_service(upstreams)  # the key store lives behind it
     digest = request_digest(document)
@@ -146,7 +152,7 @@ async def publish_once(store: IdempotencyStore, key: str, document: Any, documen
             await store.record(key, digest, event_ids, "pending")
         else:  # its first attempt died between reserving the key and answering: publish again, flagged
             event_ids = entry.event_ids
-        records, _ = records_for(documents, datetime.now(UTC), event_ids)
+        records, _ = records_for(documents, received_at, max_record_bytes, event_ids)
         await publisher.publish(records, headers=REPUBLISHED if entry is not None else None)
         body = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
         await store.record(key, digest, event_ids, "done", orjson.dumps(body).decode())

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from logstream.settings import KafkaSettings, Port
+from logstream.settings import CommaSeparated, ContractSettings, KafkaSettings, KeySettings, Port, split_commas
 
 
-class ProducerSettings(KafkaSettings):
+class ProducerSettings(KafkaSettings, ContractSettings, KeySettings):
     host: str = "127.0.0.1"
     port: Port = 8000
+    # Bytes on the wire (413 payload_too_large), and what a gzip body may inflate to (413 decompressed_too_large).
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    # One log's record on the raw topic (the stream dead-letters larger ones as too_large).
-    max_record_bytes: int = Field(1 << 20, ge=1024)
+    max_decompressed_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_logs_per_request: int = Field(10_000, ge=1)  # 413 too_many_logs
+    # One log is one Kafka record: at most this many bytes (413 log_too_large); Kafka's default
+    # max.message.bytes is 1 MiB, and the topic's must be at least this.
+    max_record_bytes: int = Field(1_000_000, ge=10_000, le=64 * 1024 * 1024)
     # A POST waits at most this long for the broker's acks, then answers 503.
     publish_timeout_ms: int = Field(5000, ge=100, le=120_000)
     kafka_linger_ms: int = Field(5, ge=0, le=1000)
@@ -23,3 +27,14 @@ class ProducerSettings(KafkaSettings):
     # Read-your-writes (compatibility routes, POST /v1/logs?wait=visible): how long a write waits,
     # after the broker's acks, for its actions to be queryable before it answers 504.
     visible_timeout_s: float = Field(5.0, gt=0, le=60)
+    # Per API key, a token bucket (when keys are on): this many requests a second, bursts of up to
+    # rate_limit_burst; 0 turns it off. Over it: 429 rate_limited with Retry-After.
+    rate_limit_per_s: float = Field(1000.0, ge=0)
+    rate_limit_burst: int = Field(2000, ge=1)
+    # Browser origins allowed to call the API (CORS), e.g. https://app.example.com; "*" for any.
+    cors_origins: CommaSeparated = ()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return split_commas(value)

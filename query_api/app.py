@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from logstream import __version__, problems
+from logstream import __version__, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.responses import JSONBytesResponse
+from logstream.security import Guard, KeyRing, query_access
 from query_api import compat, faults, idempotency, internal, routes
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
@@ -49,6 +50,10 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.include_router(idempotency.router)
     if settings.query_fault_injection:
         app.include_router(faults.router)
+    # keys when exposed directly (compose); no rate limit here: that is the front door's
+    app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
+                       internal_key=settings.internal_key)
+    openapi.install(app, keys=bool(settings.write_keys or settings.read_keys))
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from logstream.settings import Port
+from logstream.settings import KeySettings, Port
 from stream.settings import StreamSettings
 
 
-class QuerySettings(StreamSettings):
+class QuerySettings(StreamSettings, KeySettings):
     """The query API's settings; it includes the stream's because the embedded default runs the
     stream worker inside the process that owns the chDB directory (`logstream query --with-stream`)."""
 

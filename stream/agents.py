@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -27,11 +28,12 @@ class BatchProcessor:
     """Dead letters first, then the insert; only then may Faust ack (and later commit) the batch."""
 
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
-                 max_record_bytes: int = 1 << 20):
+                 max_record_bytes: int = 1 << 20, max_future: timedelta | None = None):
         self.sink = sink
         self._max_record_bytes = max_record_bytes
         self.dead_letters = dead_letters
         self._max_backoff_s = max_backoff_s
+        self._max_future = max_future
         self.in_flight = False
         self.last_batch_at = 0.0  # monotonic
         self.first_batch_wall = 0.0  # epoch seconds, for rates measured across processes
@@ -57,8 +59,8 @@ class BatchProcessor:
             ((e.message.key, e.message.value,
               Source(e.message.topic, e.message.partition, e.message.offset, int(e.message.timestamp * 1000)))
              for e in events),
-            frozenset((e.message.partition, e.message.offset) for e in events if is_republished(e)),
-            self._max_record_bytes,
+            republished=frozenset((e.message.partition, e.message.offset) for e in events if is_republished(e)),
+            max_record_bytes=self._max_record_bytes, max_future=self._max_future,
         )
         if batch.dead:
             await self.dead_letters.send(batch.dead)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import orjson
 
-from logstream.contract import InvalidLogError, Problem, validate_record
+from logstream.contract import EPOCH, MILLISECOND, InvalidLogError, Problem, validate_record
 from stream.dlq import DeadLetter
-from stream.split import Columns, Source
+from stream.split import Columns, Source, reference_ms
 
 
 @dataclass
@@ -25,11 +26,15 @@ def reason_for(error: InvalidLogError) -> str:
     return "unparseable" if any(p.code == "invalid_json" for p in error.problems) else "schema_violation"
 
 
-def build(records: Iterable[tuple[bytes | None, bytes | None, Source]],
-          republished: frozenset[tuple[int, int]] = frozenset(), max_record_bytes: int = 1 << 20) -> Batch:
+def build(records: Iterable[tuple[bytes | None, bytes | None, Source]], *,
+          republished: frozenset[tuple[int, int]] = frozenset(), max_record_bytes: int = 1 << 20,
+          max_future: timedelta | None = None) -> Batch:
     """`republished`: (partition, offset) of the records a producer published again (a retry of an
-    Idempotency-Key whose first attempt died mid-way)."""
+    Idempotency-Key whose first attempt died mid-way). With `max_future`, actions dated more than
+    that past their record's receivedAt (or Kafka timestamp) are dead-lettered (time_in_future):
+    the same answer on every replay."""
     batch = Batch()
+    max_future_ms = max_future // MILLISECOND if max_future is not None else None
     for key, value, source in records:
         batch.records += 1
         if value is not None and len(value) > max_record_bytes:
@@ -37,11 +42,13 @@ def build(records: Iterable[tuple[bytes | None, bytes | None, Source]],
             batch.dead.append(DeadLetter("too_large", [problem], source, key, value))
             continue
         rows_before = len(batch.rows)
-        if value and batch.rows.add_payload(value, source):
+        if value and batch.rows.add_payload(value, source, max_future_ms):
             _note_republished(batch, source, rows_before, republished)
             continue
+        reference = reference_ms(source)
         try:
-            record = validate_record(value or b"")
+            record = validate_record(value or b"", max_future=max_future,
+                                     reference=EPOCH + reference * MILLISECOND if reference is not None else None)
         except InvalidLogError as exc:
             batch.dead.append(DeadLetter(reason_for(exc), exc.problems, source, key, value))
             continue

@@ -50,7 +50,7 @@ class ClickHouseSink:
     def _record_failure(self, exc: BaseException) -> None:
         self.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
 
-    def _write_once(self, columns: Columns, recheck_events: set[int]) -> None:
+    def _write_once(self, columns: Columns, recheck_events: set[int] | frozenset[int] = frozenset()) -> None:
         started = time.perf_counter()
         stored = self._stored_action_ids(columns) | self._stored_for_events(recheck_events)
         if stored:
@@ -64,7 +64,7 @@ class ClickHouseSink:
         log.info("sink wrote rows=%d skipped=%d elapsed_ms=%.1f from=%s", len(columns), len(stored),
                  (time.perf_counter() - started) * 1000, first)
 
-    def _stored_for_events(self, event_ids: set[int]) -> set[int]:
+    def _stored_for_events(self, event_ids: set[int] | frozenset[int]) -> set[int]:
         if not event_ids:
             return set()
         rows = self._client.query(STORED_ACTION_IDS_OF_EVENTS,

@@ -31,6 +31,11 @@ class Source:
     timestamp_ms: int | None = None
 
 
+def reference_ms(source: Source) -> int | None:
+    """A record without receivedAt (another producer's) is dated by its Kafka timestamp, if it has one."""
+    return source.timestamp_ms if source.timestamp_ms is not None and source.timestamp_ms > 0 else None
+
+
 def event_id_of(record: LogRecord, source: Source) -> uuid.UUID:
     """The producer's eventId, or, for other producers, one derived from the record's position."""
     return record.eventId or uuid.uuid5(ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}")
@@ -51,23 +56,33 @@ class Columns:
     def __len__(self) -> int:
         return len(self.data[0])
 
-    def add_payload(self, payload: bytes, source: Source) -> bool:
+    def add_payload(self, payload: bytes, source: Source, max_future_ms: int | None = None) -> bool:
         """The fast path: rows straight from the record's bytes. False if it cannot vouch for the
-        record; the caller then validates it with the contract (and `add`s it, or dead-letters it)."""
+        record; the caller then validates it with the contract (and `add`s it, or dead-letters it).
+        With `max_future_ms`, actions dated more than that past the record's reference time (see
+        `reference_ms`) are not vouched for."""
         try:
             document = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return False
-        actions = log_actions(document)
+        if type(document) is not dict:
+            return False
+        received = document.get("receivedAt")
+        received_sent = sent_time(received) if type(received) is str else None
+        if received is not None and received_sent is None:
+            return False
+        latest_ms = None
+        if max_future_ms is not None:
+            reference = received_sent[0] if received_sent else reference_ms(source)
+            latest_ms = reference + max_future_ms if reference is not None else None
+        actions = log_actions(document, latest_ms)
         if actions is None:
             return False
         event = document.get("eventId")
-        received = document.get("receivedAt")
         if event is None:
             event = str(uuid.uuid5(ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}"))
         event_int = canonical_uuid(event)
-        received_sent = sent_time(received) if type(received) is str else None
-        if event_int is None or (received is not None and received_sent is None):
+        if event_int is None:
             return False
         try:
             properties = [orjson.dumps(action[3]).decode() for action in actions]

@@ -24,7 +24,7 @@ class StreamWorker:
         self._client = connect(settings)
         self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=settings.stream_retry_max_backoff_s),
                                         DeadLetters(settings), settings.stream_retry_max_backoff_s,
-                                        settings.stream_max_record_bytes)
+                                        settings.stream_max_record_bytes, settings.max_future)
         self.app = create_faust_app(settings, self.processor)
         self.started_at = 0.0
 

@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import Request
 from pydantic import TypeAdapter, ValidationError
 
-from logstream.contract import Identifier, LogIn, Problem
+from logstream.contract import Identifier, LogIn, Problem, future_bound, validate_logs
 from producer_api.body import read_json
+from producer_api.limits import check_log_count
 from producer_api.routes import records_for
 from producer_api.visibility import require_query_service, wait_visible
 
@@ -24,8 +25,20 @@ IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
 async def read_document(request: Request) -> Any:
     """The body as JSON whatever its Content-Type (these services' clients did not all send one),
-    within LOGSTREAM_MAX_BODY_BYTES. Raises InvalidJSONError or PayloadTooLargeError."""
-    return await read_json(request, request.app.state.settings.max_body_bytes, require_json_type=False)
+    within the body limits (gzip too), and at most LOGSTREAM_MAX_LOGS_PER_REQUEST logs."""
+    settings = request.app.state.settings
+    document = await read_json(request, settings, require_json_type=False)
+    check_log_count(document, settings)
+    return document
+
+
+def validate(request: Request, document: Any) -> list[LogIn]:
+    """The contract, for logs received now (actions dated past LOGSTREAM_MAX_FUTURE_S are refused)."""
+    return validate_logs(document, latest=latest_time(request))
+
+
+def latest_time(request: Request) -> datetime:
+    return future_bound(datetime.now(UTC), request.app.state.settings.max_future)
 
 
 def is_identifier(value: Any) -> bool:
@@ -45,7 +58,7 @@ async def store(request: Request, logs: Sequence[LogIn], documents: list[dict[st
     """Publish (answered by the broker's acks), then wait until queryable. Returns the eventIds."""
     state = request.app.state
     require_query_service(state.upstreams)
-    records, event_ids = records_for(documents, datetime.now(UTC))
+    records, event_ids = records_for(documents, datetime.now(UTC), state.settings.max_record_bytes)
     await state.publisher.publish(records)
     await wait_visible(state.upstreams, logs, event_ids, state.settings.visible_timeout_s)
     return event_ids

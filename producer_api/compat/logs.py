@@ -19,7 +19,9 @@ BODY = {"content": {"application/json": {"schema": {"oneOf": [
     {"$ref": "#/components/schemas/LogIn"}]}}}}
 
 
-@router.post("/logs/", summary="003 (an array of logs) or 004 (one log object)", openapi_extra={"requestBody": BODY})
+@router.post("/logs/", summary="003 (an array of logs) or 004 (one log object)", openapi_extra={"requestBody": BODY},
+             responses={200: {"description": "003: stored"}, 201: {"description": "004: stored (no body)"},
+                        **shapes.documented(shapes.WRITE_REFUSALS, "seed003", "seed004")})
 async def post_logs(request: Request) -> Response:
     """003: 200 `{"success":true}`, or 400 `{"success":false,"code":...}` with its first failure.
     004: 201, or 400 `{"container_errors":{...},"action_errors":[...]}`."""

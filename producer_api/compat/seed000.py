@@ -10,9 +10,9 @@ from starlette.responses import Response
 
 from logstream import shapes
 from logstream.compat import SeedError, in_shape
-from logstream.contract import InvalidLogError, validate_logs
+from logstream.contract import InvalidLogError
 from logstream.responses import JSONBytesResponse
-from producer_api.compat.ingest import describe, is_identifier, read_document, store
+from producer_api.compat.ingest import describe, is_identifier, read_document, store, validate
 
 router = APIRouter(tags=["compatibility: 000"])
 REGISTRY_TIMEOUT_S = 10.0
@@ -22,7 +22,8 @@ def refuse(code: str, detail: str) -> SeedError:
     return SeedError(shapes.seed000, 400, code, detail)
 
 
-@router.post("/api/v1/log", summary="000: send one log (its user must be registered)")
+@router.post("/api/v1/log", summary="000: send one log (its user must be registered)",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
 @in_shape(shapes.seed000)
 async def send_log(request: Request) -> Response:
     """200 `{"status":"success"}` once the log's actions are queryable; 400 `{"status":"failed"}` if the log
@@ -31,7 +32,7 @@ async def send_log(request: Request) -> Response:
     if not isinstance(document, dict):
         raise refuse("invalid_logs", "the body must be one log object")
     try:
-        logs = validate_logs(document)
+        logs = validate(request, document)
     except InvalidLogError as exc:
         raise refuse("invalid_logs", describe(exc.problems)) from None
     answer = await request.app.state.upstreams.call("GET", "/internal/users/registered", timeout=REGISTRY_TIMEOUT_S,
@@ -50,8 +51,10 @@ def user_ids(document: Any) -> list[str] | None:
     return [user["userId"] for user in users]
 
 
-@router.post("/testusers", summary="000: register test users (idempotent)")
-@router.post("/api/v1/testusers", summary="000: register test users (idempotent)")
+@router.post("/testusers", summary="000: register test users (idempotent)",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
+@router.post("/api/v1/testusers", summary="000: register test users (idempotent)",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
 @in_shape(shapes.seed000)
 async def add_test_users(request: Request) -> Response:
     """`{"users":[{"userId":"..."}]}`: 200 `{"status":"success"}`, also for users already registered."""

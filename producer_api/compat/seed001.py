@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from logstream import shapes
 from logstream.compat import SeedError, in_shape
-from logstream.contract import InvalidLogError, validate_logs
+from logstream.contract import InvalidLogError
 from logstream.responses import JSONBytesResponse
-from producer_api.compat.ingest import describe, read_document, store
+from producer_api.compat.ingest import describe, read_document, store, validate
 
 router = APIRouter(tags=["compatibility: 001"])
 
@@ -18,7 +18,8 @@ def refuse(code: str, detail: str) -> SeedError:
     return SeedError(shapes.seed001_write, 400, code, detail)
 
 
-@router.post("/api/submitlogs", summary="001: submit one log")
+@router.post("/api/submitlogs", summary="001: submit one log",
+             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed001_write"))
 @in_shape(shapes.seed001_write)
 async def submit_logs(request: Request) -> Response:
     """200 `{"status":"logs submitted"}` once stored and queryable. A body that is missing, not JSON or
@@ -31,7 +32,7 @@ async def submit_logs(request: Request) -> Response:
         raise refuse("invalid_logs", "the body must be one log object: {\"userId\": ..., \"sessionId\": ..., "
                                      "\"actions\": [...]}")
     try:
-        logs = validate_logs(document)
+        logs = validate(request, document)
     except InvalidLogError as exc:
         raise refuse("invalid_logs", describe(exc.problems)) from None
     await store(request, logs, [document])

@@ -8,15 +8,15 @@ from starlette.responses import Response
 
 from logstream import shapes
 from logstream.compat import SeedError, in_shape
-from logstream.contract import InvalidLogError, validate_logs
+from logstream.contract import InvalidLogError
 from logstream.responses import JSONBytesResponse
-from producer_api.compat.ingest import describe, read_document, store
+from producer_api.compat.ingest import describe, read_document, store, validate
 
 router = APIRouter(tags=["compatibility: 002"])
 ACTION_LESS = frozenset({("actions", "missing_field"), ("actions", "empty")})
 
 
-@router.post("/log", summary="002: post one log")
+@router.post("/log", summary="002: post one log", responses=shapes.documented(shapes.WRITE_REFUSALS, "seed002"))
 @in_shape(shapes.seed002)
 async def post_log(request: Request) -> Response:
     """200 `{"success":true}` once the log's actions are queryable. A log without actions (absent or
@@ -25,7 +25,7 @@ async def post_log(request: Request) -> Response:
     if not isinstance(document, dict):
         raise SeedError(shapes.seed002, 400, "invalid_logs", "the body must be one log object")
     try:
-        logs = validate_logs(document)
+        logs = validate(request, document)
     except InvalidLogError as exc:
         if {(p.path, p.code) for p in exc.problems} <= ACTION_LESS:
             return JSONBytesResponse({"success": True})

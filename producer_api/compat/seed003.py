@@ -9,6 +9,7 @@ valid location. The whole contract runs last, as the authority.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -19,7 +20,7 @@ from logstream import shapes
 from logstream.compat import SeedError, in_shape
 from logstream.contract import InvalidLogError, Number, Problem, SentTime, validate_logs
 from logstream.responses import JSONBytesResponse
-from producer_api.compat.ingest import describe, is_identifier, store
+from producer_api.compat.ingest import describe, is_identifier, latest_time, store
 
 TIME: TypeAdapter[Any] = TypeAdapter(SentTime)
 NUMBER: TypeAdapter[Any] = TypeAdapter(Number)
@@ -69,7 +70,7 @@ def closest_code(problem: Problem) -> str:
     return BY_FIELD.get(last, "INVALID_LOG")
 
 
-def first_failure(document: Any) -> tuple[str, str] | None:
+def first_failure(document: Any, latest: datetime | None = None) -> tuple[str, str] | None:
     """(003's code, a description) of the first failure, or None if every log is valid."""
     if not isinstance(document, list) or not document:
         return "NO_LOGS_PROVIDED", "the body must be a non-empty array of logs"
@@ -87,7 +88,7 @@ def first_failure(document: Any) -> tuple[str, str] | None:
             if code:
                 return code, f"{where}.actions[{position}]"
     try:
-        validate_logs(document)
+        validate_logs(document, latest=latest)
     except InvalidLogError as exc:
         return closest_code(exc.problems[0]), describe(exc.problems)
     return None
@@ -96,9 +97,10 @@ def first_failure(document: Any) -> tuple[str, str] | None:
 @in_shape(shapes.seed003)
 async def submit(request: Request, document: Any) -> Response:
     """200 `{"success":true}` once every action is queryable; nothing is stored if any log is refused."""
-    failure = first_failure(document)
+    latest = latest_time(request)
+    failure = first_failure(document, latest)
     if failure is not None:
         raise SeedError(shapes.seed003, 400, *failure)
-    logs = validate_logs(document)
+    logs = validate_logs(document, latest=latest)
     await store(request, logs, document)
     return JSONBytesResponse({"success": True})

@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from logstream import shapes
 from logstream.compat import SeedError, in_shape
-from logstream.contract import InvalidLogError, Problem, validate_logs
-from producer_api.compat.ingest import describe, store
+from logstream.contract import InvalidLogError, Problem
+from producer_api.compat.ingest import describe, store, validate
 
 ACTION_PATH = re.compile(r"^actions\[(\d+)\]\.?(.*)$")
 # Django REST framework's wording, where the contract's problem has a DRF equivalent.
@@ -47,7 +47,7 @@ def errors(problems: list[Problem]) -> dict[str, Any]:
 async def submit(request: Request, document: dict[str, Any]) -> Response:
     """201 (no body, as 004's) once every action is queryable."""
     try:
-        logs = validate_logs(document)
+        logs = validate(request, document)
     except InvalidLogError as exc:
         raise SeedError(shapes.seed004, 400, "invalid_logs", describe(exc.problems),
                         body=errors(exc.problems)) from None

@@ -47,7 +47,9 @@ async def body_filters(request: Request) -> dict[str, str]:
     return found
 
 
-@router.get("/logs/", summary="003 or 004: logs by their own parameters (see the description)")
+@router.get("/logs/", summary="003 or 004: logs by their own parameters (see the description)",
+            responses=shapes.documented({**shapes.READ_REFUSALS, 413: "004: a GET body over 64 KiB"},
+                                        "seed003", "seed004"))
 async def read_logs(
     request: Request,
     userId: Annotated[str | None, Query(description="003")] = None,

@@ -20,7 +20,8 @@ def action(row: Row) -> dict[str, Any]:
     return {"properties": properties(row), "time": as_sent(row), "type": row[4]}
 
 
-@router.get("/api/v1/retrieve", summary="000: logs by user, type (exact) and time range (inclusive)")
+@router.get("/api/v1/retrieve", summary="000: logs by user, type (exact) and time range (inclusive)",
+            responses=shapes.documented(shapes.READ_REFUSALS, "seed000"))
 @in_shape(shapes.seed000)
 async def retrieve(
     request: Request,

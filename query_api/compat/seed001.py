@@ -30,7 +30,8 @@ def refuse(code: str, detail: str) -> SeedError:
     return SeedError(shapes.seed001_read, 400, code, detail)
 
 
-@router.get("/api/retrievelogs", summary="001: actions by user, logType and time range (both inclusive)")
+@router.get("/api/retrievelogs", summary="001: actions by user, logType and time range (both inclusive)",
+            responses=shapes.documented(shapes.READ_REFUSALS, "seed001_read"))
 @in_shape(shapes.seed001_read)
 async def retrieve_logs(
     request: Request,

@@ -15,7 +15,8 @@ from query_api.compat.reads import as_sent, exact_types, fetch, instant, propert
 router = APIRouter(tags=["compatibility: 002"])
 
 
-@router.get("/log", summary="002: actions by user, type (exact) and time range (inclusive)")
+@router.get("/log", summary="002: actions by user, type (exact) and time range (inclusive)",
+            responses=shapes.documented(shapes.READ_REFUSALS, "seed002"))
 @in_shape(shapes.seed002)
 async def read_log(
     request: Request,

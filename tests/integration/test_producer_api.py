@@ -122,14 +122,3 @@ def test_queue_full_is_503_with_retry_after(broker: str, topic: str) -> None:
     assert response.status_code == 503
     assert response.json()["code"] == "queue_full" and response.headers["retry-after"] == "1"
 
-
-def test_one_log_over_the_record_limit_is_413_and_nothing_is_published(broker: str, topic: str) -> None:
-    settings = ProducerSettings(kafka_bootstrap_servers=broker, raw_topic=topic, max_record_bytes=2048)
-    marker = f"big-{uuid.uuid4()}"
-    big = example(userId=marker, padding="x" * 4000)
-    with TestClient(create_app(settings)) as small:
-        response = small.post("/v1/logs", content=orjson.dumps([example(userId=marker), big]),
-                              headers={"content-type": "application/json"})
-    assert response.status_code == 413
-    assert response.json()["code"] == "log_too_large" and response.json()["errors"][0]["path"] == "[1]"
-    assert not [m for m in consume_all(broker, topic, expect=10_000, timeout=3) if m.key() == marker.encode()]

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from logstream.contract import InvalidLogError, validate_logs, validate_record
+from logstream.contract import (
+    EPOCH,
+    MILLISECOND,
+    InvalidLogError,
+    epoch_millis,
+    validate_logs,
+    validate_record,
+)
 from logstream.fastpath import REQUIRED, log_actions
+from logstream.limits import MAX_ACTIONS_PER_LOG, MAX_DEPTH, MAX_PROPERTIES, MAX_STRING_LENGTH
 from stream.split import Columns, Source
 from tests.property.test_contract_properties import json_values, logs
 
@@ -22,13 +31,43 @@ mutations = st.sampled_from([
     ("type", "SCROLL"), ("type", 3), ("time", "2018-10-18T21:37:28"), ("time", "1999-12-31T23:59:59Z"),
     ("time", "2018-10-18T21:37:28+05:30:15"), ("time", 1539920248), ("locationX", True), ("locationX", "1"),
     ("viewedId", 5), ("pageTo", None), ("properties", []), ("drop", "properties"), ("drop", "time"),
+    # the limits
+    ("many_actions", MAX_ACTIONS_PER_LOG + 1), ("many_properties", MAX_PROPERTIES + 1),
+    ("deep", MAX_DEPTH + 1), ("long_string", MAX_STRING_LENGTH + 1), ("long_key", MAX_STRING_LENGTH + 1),
+    ("not_finite", float("inf")), ("not_finite", float("nan")), ("long_item", MAX_STRING_LENGTH + 1),
 ])
+
+LIMITS = {"many_actions", "many_properties", "deep", "long_string", "long_key", "not_finite", "long_item"}
+
+
+def nest(levels: int) -> object:
+    value: object = 0
+    for _ in range(levels - 1):  # the properties object itself is the first level
+        value = [value]
+    return value
 
 
 def mutate(document: dict, mutation: tuple[str, object]) -> dict:
     document = copy.deepcopy(document)
     key, value = mutation
     action = document["actions"][0]
+    if key in LIMITS:
+        properties = action["properties"]
+        if key == "many_actions":
+            document["actions"] = (document["actions"] * value)[:value]
+        elif key == "many_properties":
+            properties.update({f"p{i}": i for i in range(value)})
+        elif key == "deep":
+            properties["deep"] = nest(value)
+        elif key == "long_string":
+            properties["text"] = "é" * value
+        elif key == "long_key":
+            properties["k" * value] = 1
+        elif key == "long_item":
+            properties["items"] = [{"a": ["x" * value]}]
+        else:
+            properties["score"] = value
+        return document
     if key not in document and key not in ("drop", "type", "time", "properties"):
         # a property: break it on an action whose type requires it
         wanted = [a for a in document["actions"] if key in dict(REQUIRED[a["type"].upper()])]
@@ -83,6 +122,21 @@ def test_both_paths_yield_the_same_rows(document: dict, event_id: str | None, re
             assert fast_column == slow_column, name
 
 
+def contract_accepts_by(document: object, latest: datetime) -> bool:
+    try:
+        validate_logs(document, latest=latest)
+    except InvalidLogError:
+        return False
+    return True
+
+
+@settings(max_examples=300)
+@given(logs, st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)))
+def test_with_a_future_bound_the_two_agree(document: dict, latest: datetime) -> None:
+    fast = log_actions(document, epoch_millis(latest)) is not None
+    assert fast == contract_accepts_by(document, latest)
+
+
 def test_non_canonical_event_ids_take_the_contract_path() -> None:
     document = {"userId": "u", "sessionId": "s", "eventId": str(uuid.uuid4()).upper(),
                 "actions": [{"time": "2018-10-18T21:37:28Z", "type": "VIEW", "properties": {"viewedId": "v"}}]}
@@ -90,3 +144,27 @@ def test_non_canonical_event_ids_take_the_contract_path() -> None:
     rows = Columns()
     rows.add(validate_record(orjson.dumps(document)), SOURCE)
     assert rows.data[1] == [uuid.UUID(document["eventId"]).int]
+
+
+@settings(max_examples=300)
+@given(logs, st.booleans(), st.integers(0, 100 * 365 * 86400))
+def test_the_stream_paths_agree_on_the_future_bound(document: dict, received: bool, max_future_s: int) -> None:
+    record = {**document, **({"receivedAt": "2024-02-29T23:59:59.999+01:00"} if received else {})}
+    payload = orjson.dumps(record)
+    fast = Columns().add_payload(payload, SOURCE, max_future_s * 1000)
+    try:
+        validate_record(payload, max_future=timedelta(seconds=max_future_s),
+                        reference=EPOCH + SOURCE.timestamp_ms * MILLISECOND)
+        slow = True
+    except InvalidLogError:
+        slow = False
+    assert fast == slow
+
+
+@settings(max_examples=150)
+@given(st.dictionaries(st.text(max_size=3), json_values | st.floats() | st.text(min_size=8190, max_size=8200),
+                       max_size=5))
+def test_the_limits_shortcut_answers_as_the_full_walk(properties: dict) -> None:
+    from logstream.limits import _walk, properties_problem
+
+    assert properties_problem(properties) == _walk(properties)

@@ -188,3 +188,11 @@ def test_a_seed_error_carries_code_and_detail_in_a_header() -> None:
     header = response.headers[ERROR_HEADER]
     assert header.startswith("invalid_logs: userId: Field required ?t?") and len(header) == 300
     assert response.headers["retry-after"] == "1"
+
+
+def test_the_error_header_is_always_sendable() -> None:
+    from logstream.compat import error_header
+
+    [value] = error_header("invalid_logs", "time is not ISO 8601: 'a\x00b\x7f\x1f\u202e\U0001f600\r\nc'").values()
+    assert all(" " <= c <= "~" for c in value)
+    assert value == "invalid_logs: time is not ISO 8601: 'a?b? ?? c'"  # \x1f is whitespace to str.split

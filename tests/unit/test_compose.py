@@ -83,3 +83,10 @@ def test_the_image_finds_the_specs() -> None:
     assert "LOGSTREAM_TOPICS_SPEC=/app/infra/kafka/topics.yaml" in dockerfile
     assert "LOGSTREAM_MIGRATIONS_DIR=/app/infra/clickhouse" in dockerfile
     assert "COPY infra ./infra" in dockerfile
+
+
+def test_keys_are_on_and_must_be_given() -> None:
+    for service in ("producer", "query"):
+        for name in ("LOGSTREAM_WRITE_KEYS", "LOGSTREAM_READ_KEYS", "LOGSTREAM_INTERNAL_KEY"):
+            assert env(service)[name] == f"${{{name}:?" + env(service)[name].split(":?", 1)[1], (service, name)
+    assert "LOGSTREAM_WRITE_KEYS" not in env("stream")  # the stream serves no API
