@@ -52,6 +52,7 @@ class Stack:
     bootstrap: str
     service: Service
     query_url: str  # the query process behind the front door (its /internal routes)
+    internal_key: str  # what the producer shows those routes
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +60,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`logstream up`, the whole embedded stack as a user starts it."""
     workdir = tmp_path_factory.mktemp("stack")
     port, query_port, bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
-    env = stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port), LOGSTREAM_QUERY_PORT=str(query_port))
+    internal_key = "test-internal-key-0123456789"
+    env = stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port), LOGSTREAM_QUERY_PORT=str(query_port),
+                    LOGSTREAM_INTERNAL_KEY=internal_key)
     service = Service(["up"], env, workdir, "up").start()
     base = f"http://127.0.0.1:{port}"
     try:
@@ -67,5 +70,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     except AssertionError:
         service.stop(30)
         raise
-    yield Stack(base, bootstrap, service, f"http://127.0.0.1:{query_port}")
+    yield Stack(base, bootstrap, service, f"http://127.0.0.1:{query_port}", internal_key)
     assert service.stop(120) == 0, service.log_tail()

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import orjson
 
+from logstream.security import INTERNAL_KEY_HEADER
 from tests.conftest import Stack
 from tests.fixtures import example
 from tests.support import all_actions, produce_raw, wait_until
@@ -71,8 +72,8 @@ def test_a_retry_after_a_first_attempt_that_died_mid_way_stores_each_action_once
     document = example(userId=user)
     event_id = str(uuid.uuid4())
     digest = hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    reserved = httpx.post(f"{stack.query_url}/internal/idempotency", json={
-        "key": key, "requestSha256": digest, "eventIds": [event_id], "state": "pending"})
+    reserved = httpx.post(f"{stack.query_url}/internal/idempotency", headers={INTERNAL_KEY_HEADER: stack.internal_key},
+                          json={"key": key, "requestSha256": digest, "eventIds": [event_id], "state": "pending"})
     assert reserved.status_code == 200
     # what the first attempt did publish
     produce_raw(stack.bootstrap, "logstream.logs.raw.v1",
