@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from logstream import __version__, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.responses import JSONBytesResponse
-from query_api import routes
+from query_api import export, routes, sessions, stats
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -25,7 +25,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, settings)
         app.state.store = Store(connect(settings), max_execution_s=settings.query_max_execution_s,
-                                max_result_rows=settings.query_max_limit + 1)
+                                max_result_rows=settings.query_max_limit + 1,
+                                max_result_bytes=settings.query_max_result_bytes,
+                                open_client=lambda: connect(settings))
         worker = StreamWorker(settings) if with_stream else None
         app.state.worker = worker
         if worker:
@@ -42,6 +44,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.state.settings = settings
     problems.install(app, QueryError)
     app.include_router(routes.router)
+    app.include_router(stats.router)
+    app.include_router(sessions.router)
+    app.include_router(export.router)
 
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

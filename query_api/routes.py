@@ -6,47 +6,21 @@ from datetime import UTC
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from logstream.contract import ActionOut, render_time
 from logstream.responses import JSONBytesResponse
 from query_api.cursor import Cursor
+from query_api.deps import PROBLEMS, FilterDep, SettingsDep, StoreDep
 from query_api.errors import InvalidParameterError
-from query_api.filters import ActionFilter, build_filter, parse_cursor
+from query_api.filters import ActionFilter, parse_cursor
 from query_api.queries import actions_page
 from query_api.settings import QuerySettings
 from query_api.store import Store
 
 router = APIRouter()
 
-
-def get_store(request: Request) -> Store:
-    return request.app.state.store
-
-
-def get_settings(request: Request) -> QuerySettings:
-    return request.app.state.settings
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
-SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
-
-
-def action_filter(
-    userId: Annotated[str | None, Query(max_length=256, examples=["ABC123XYZ"])] = None,
-    sessionId: Annotated[str | None, Query(max_length=256, examples=["XYZ456ABC"])] = None,
-    type: Annotated[str | None, Query(description="Comma-separated: CLICK,VIEW,NAVIGATE (any case)",
-                                      examples=["CLICK,VIEW"])] = None,
-    from_: Annotated[str | None, Query(alias="from", description="Inclusive; ISO 8601 (no offset means UTC)",
-                                       examples=["2018-10-18T00:00:00-06:00"])] = None,
-    to: Annotated[str | None, Query(description="Exclusive; ISO 8601 (no offset means UTC)",
-                                    examples=["2018-10-19T00:00:00-06:00"])] = None,
-) -> ActionFilter:
-    return build_filter(user_id=userId, session_id=sessionId, type_=type, start=from_, end=to)
-
-
-FilterDep = Annotated[ActionFilter, Depends(action_filter)]
 CursorQuery = Annotated[str | None, Query(description="nextCursor of the previous page")]
 LimitQuery = Annotated[int, Query(description="Rows per page, 1 to 10,000")]
 
@@ -85,10 +59,6 @@ async def fetch_page(store: Store, settings: QuerySettings, action_filter: Actio
     rows = rows[:limit]
     last = rows[-1]
     return rows, Cursor(last[5], last[0]).encode()
-
-
-PROBLEMS = {400: {"description": "Bad parameter (time, type, limit, range or cursor)"},
-            503: {"description": "ClickHouse unavailable"}}
 
 
 @router.get("/v1/actions", response_model=ActionsPage, responses=PROBLEMS, summary="Actions, ordered by time")

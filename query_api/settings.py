@@ -14,3 +14,10 @@ class QuerySettings(StreamSettings):
     query_port: Port = 8001
     query_max_execution_s: float = Field(10.0, gt=0, le=600)
     query_max_limit: int = Field(10_000, ge=1, le=1_000_000)
+    # Every read query's result is capped (ClickHouse max_result_bytes); over it, a 400.
+    query_max_result_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # Largest number of time-series buckets one request may ask for.
+    query_max_buckets: int = Field(10_000, ge=1, le=1_000_000)
+    # Exports stream in windows of time, each its own query with these limits.
+    query_export_max_rows: int = Field(100_000_000, ge=1)
+    query_export_max_execution_s: float = Field(3600.0, gt=0)
