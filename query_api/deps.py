@@ -11,11 +11,11 @@ from query_api.settings import QuerySettings
 from query_api.store import Store
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> QuerySettings:
+async def get_settings(request: Request) -> QuerySettings:
     return request.app.state.settings
 
 
@@ -32,7 +32,7 @@ ToQuery = Annotated[str | None, Query(description="Exclusive; ISO 8601 (no offse
                                       examples=["2018-10-19T00:00:00-06:00"])]
 
 
-def action_filter(userId: UserIdQuery = None, sessionId: SessionIdQuery = None, type: TypeQuery = None,
+async def action_filter(userId: UserIdQuery = None, sessionId: SessionIdQuery = None, type: TypeQuery = None,
                   from_: FromQuery = None, to: ToQuery = None) -> ActionFilter:
     return build_filter(user_id=userId, session_id=sessionId, type_=type, start=from_, end=to)
 

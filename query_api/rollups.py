@@ -97,7 +97,7 @@ def _split(start: int, end: int, grains: tuple[Grain, ...], pieces: Ranges) -> N
 
 def aligned_grains(boundaries: list[int], candidates: tuple[Grain, ...]) -> tuple[Grain, ...]:
     """The grains whose rows never straddle one of these boundaries (epoch seconds)."""
-    return tuple(g for g in candidates if all(b * 1000 % g.ms == 0 for b in boundaries))
+    return tuple(g for g in candidates if not any(map((g.ms // 1000).__rmod__, boundaries)))
 
 
 def range_condition(column: TimeColumn, ranges: list[tuple[int, int]], prefix: str,

@@ -15,7 +15,7 @@ server's own time-zone tables.
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
@@ -34,8 +34,9 @@ class Interval(StrEnum):
 # The longest a bucket of each interval can be, for a lower bound on a range's bucket count.
 LONGEST_BUCKET_S = {Interval.MINUTE: 60, Interval.HOUR: 2 * 3600, Interval.DAY: 26 * 3600,
                     Interval.WEEK: 7 * 86400 + 7200, Interval.MONTH: 31 * 86400 + 7200}
-# Offsets are sampled this often to find their changes (no zone changes twice within it).
-OFFSET_SAMPLE_S = 6 * 3600
+# Offsets are sampled this often to find their changes: since 2000 no zone in the tz database
+# changes its offset twice within 6.9 days (tests/unit/test_timeseries.py checks a day is safe).
+OFFSET_SAMPLE_S = 86400
 
 
 @lru_cache(maxsize=1)
@@ -150,5 +151,36 @@ def render_start(instant: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(instant, zone).isoformat()
 
 
-def utc_seconds(value: datetime) -> int:
-    return int(value.astimezone(UTC).timestamp())
+EPOCH_DATE = date(1970, 1, 1)
+# "THH:MM:00" for every minute of a day: most starts are on a whole minute of the local clock.
+CLOCK = [f"T{minute // 60:02d}:{minute % 60:02d}:00" for minute in range(1440)]
+
+
+def _offset_text(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def render_starts(starts: list[int], zone: ZoneInfo) -> list[str]:
+    """render_start() of each start (sorted), looking the zone's offset up once per offset change."""
+    if not starts:
+        return []
+    changes = offset_changes(zone, starts[0], starts[-1])
+    offset = _offset(zone, starts[0])
+    suffix, pending, rendered = _offset_text(offset), 0, []
+    day_number, day_text = None, ""
+    for start in starts:
+        while pending < len(changes) and changes[pending][0] <= start:
+            offset = changes[pending][1]
+            suffix = _offset_text(offset)
+            pending += 1
+        days, second = divmod(start + offset, 86400)
+        if days != day_number:
+            day_number, day_text = days, (EPOCH_DATE + timedelta(days=days)).isoformat()
+        if second % 60:
+            rendered.append(f"{day_text}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{suffix}")
+        else:
+            rendered.append(day_text + CLOCK[second // 60] + suffix)
+    return rendered
