@@ -48,7 +48,8 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.include_router(sessions.router)
     app.include_router(export.router)
 
-    @app.get("/healthz", summary="The process is alive")
+    @app.get("/healthz", summary="The process is alive",
+             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from logstream.contract import ActionOut, render_time
 from logstream.responses import JSONBytesResponse
 from query_api.cursor import Cursor
-from query_api.deps import PROBLEMS, FilterDep, SettingsDep, StoreDep
+from query_api.deps import FilterDep, SettingsDep, StoreDep, example
 from query_api.errors import InvalidParameterError
 from query_api.filters import ActionFilter, parse_cursor
 from query_api.queries import actions_page
@@ -61,7 +61,16 @@ async def fetch_page(store: Store, settings: QuerySettings, action_filter: Actio
     return rows, Cursor(last[5], last[0]).encode()
 
 
-@router.get("/v1/actions", response_model=ActionsPage, responses=PROBLEMS, summary="Actions, ordered by time")
+ACTION_EXAMPLE = {"actionId": "0b8f8b8e-6a8e-5c1e-9d0e-3f9a1c2b4d5e", "eventId": "4c0c6d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e",
+                  "userId": "ABC123XYZ", "sessionId": "XYZ456ABC", "type": "CLICK",
+                  "time": "2018-10-18T21:37:28-06:00", "properties": {"locationX": 52, "locationY": 11}}
+ACTIONS_EXAMPLE = {"actions": [ACTION_EXAMPLE], "nextCursor": "WzE1Mzk5MTQ2NDgwMDAsIjBiOGY4YjhlLi4uIl0"}
+LOGS_EXAMPLE = {"logs": [{"userId": "ABC123XYZ", "sessionId": "XYZ456ABC", "actions": [ACTION_EXAMPLE]}],
+                "nextCursor": None}
+
+
+@router.get("/v1/actions", response_model=ActionsPage, responses=example(ACTIONS_EXAMPLE),
+            summary="Actions, ordered by time")
 async def list_actions(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
                        cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
     """Ordered by time then actionId; `from` inclusive, `to` exclusive; times come back with the
@@ -70,7 +79,7 @@ async def list_actions(store: StoreDep, settings: SettingsDep, action_filter: Fi
     return JSONBytesResponse({"actions": [action_out(r) for r in rows], "nextCursor": next_cursor})
 
 
-@router.get("/v1/logs", response_model=LogsPage, responses=PROBLEMS, summary="Actions grouped per session")
+@router.get("/v1/logs", response_model=LogsPage, responses=example(LOGS_EXAMPLE), summary="Actions grouped per session")
 async def list_logs(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
                     cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
     """The same page as /v1/actions (limit counts actions), grouped per (userId, sessionId) in
