@@ -85,8 +85,7 @@ LIMIT {{limit:UInt64}}
 """
 
 ROLLUP_TABLES = ("actions_per_minute", "actions_per_quarter_hour", "uniques_per_day", "uniques_all_time",
-                 "user_actions_per_day", "session_actions_per_day", "property_values_per_day", "navigation_per_day",
-                 "user_sessions")
+                 "sessions_per_day", "property_values_per_day", "navigation_per_day", "user_sessions")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """GET /v1/sessions/{sessionId} (one session's timeline) and GET /v1/users/{userId}/sessions
-(a user's sessions, newest first). A session's rows are read through the `rows_by_session`
-projection; a user's sessions come from the `user_sessions` rollup (see 0002_analytics_rollups.sql)."""
+(a user's sessions, newest first). A session's rows are found through the bloom-filter index on
+session_id; a user's sessions come from the `user_sessions` rollup (see 0002_analytics_rollups.sql)."""
 
 from __future__ import annotations
 

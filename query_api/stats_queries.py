@@ -66,14 +66,14 @@ SELECT value, sum(n) AS count FROM (
 ) GROUP BY value ORDER BY count DESC, value LIMIT {{limit:UInt32}}"""
 TOP_PROPERTY_ROLLUP = ("SELECT value, actions AS n FROM property_values_per_day "
                        "WHERE dimension = {{dimension:String}} AND {days} UNION ALL")
-# userId / sessionId -> (rollup table, column)
-TOP_ID_SOURCES = {"userId": ("user_actions_per_day", "user_id"), "sessionId": ("session_actions_per_day", "session_id")}
+# userId / sessionId -> the column of sessions_per_day (and of actions) to rank
+TOP_ID_COLUMNS = {"userId": "user_id", "sessionId": "session_id"}
 TOP_ID = """
 SELECT value, sum(n) AS count FROM (
     {rollup}
     SELECT {column} AS value, 1 AS n FROM actions WHERE {raw}
 ) GROUP BY value ORDER BY count DESC, value LIMIT {{limit:UInt32}}"""
-TOP_ID_ROLLUP = "SELECT {column} AS value, actions AS n FROM {table} WHERE {where} UNION ALL"
+TOP_ID_ROLLUP = "SELECT {column} AS value, actions AS n FROM sessions_per_day WHERE {where} UNION ALL"
 NAVIGATION = """
 SELECT page_from, page_to, sum(n) AS count FROM (
     {rollup}
@@ -151,14 +151,14 @@ def top(action_filter: ActionFilter, dimension: Dimension, limit: int) -> tuple[
         if Grain.DAY in ranges:
             rollup = TOP_PROPERTY_ROLLUP.format(days=range_condition(DAY_TIME, ranges[Grain.DAY], "day", parameters))
         return TOP_PROPERTY.format(rollup=rollup, raw=raw), parameters
-    table, column = TOP_ID_SOURCES[dimension]
+    column = TOP_ID_COLUMNS[dimension]
     rollup = ""
     if Grain.DAY in ranges:
         conditions = [range_condition(DAY_TIME, ranges[Grain.DAY], "day", parameters)]
         if action_filter.types:
             parameters["types"] = list(action_filter.types)
             conditions.append(RAW_FILTERS["types"])
-        rollup = TOP_ID_ROLLUP.format(column=column, table=table, where=" AND ".join(conditions))
+        rollup = TOP_ID_ROLLUP.format(column=column, where=" AND ".join(conditions))
     raw = _raw_where(action_filter, ranges, parameters)
     return TOP_ID.format(rollup=rollup, column=column, raw=raw), parameters
 

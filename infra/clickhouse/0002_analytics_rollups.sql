@@ -87,38 +87,24 @@ FROM actions
 ARRAY JOIN [toString(type), ''] AS scope
 GROUP BY scope;
 
--- Actions per user and per session per UTC day and type (top users, top sessions).
-CREATE TABLE IF NOT EXISTS user_actions_per_day
-(
-    type    LowCardinality(String),
-    day     Date,
-    user_id String,
-    actions SimpleAggregateFunction(sum, UInt64)
-)
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(day)
-ORDER BY (type, day, user_id);
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS user_actions_per_day_mv TO user_actions_per_day AS
-SELECT type, toDate(time) AS day, user_id, count() AS actions
-FROM actions
-GROUP BY type, day, user_id;
-
-CREATE TABLE IF NOT EXISTS session_actions_per_day
+-- Actions per user session per UTC day and type: top users and top sessions (one table, two
+-- GROUP BYs; a session rarely spans days, so it is about as small as either would be alone).
+CREATE TABLE IF NOT EXISTS sessions_per_day
 (
     type       LowCardinality(String),
     day        Date,
+    user_id    String,
     session_id String,
     actions    SimpleAggregateFunction(sum, UInt64)
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(day)
-ORDER BY (type, day, session_id);
+ORDER BY (type, day, user_id, session_id);
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS session_actions_per_day_mv TO session_actions_per_day AS
-SELECT type, toDate(time) AS day, session_id, count() AS actions
+CREATE MATERIALIZED VIEW IF NOT EXISTS sessions_per_day_mv TO sessions_per_day AS
+SELECT type, toDate(time) AS day, user_id, session_id, count() AS actions
 FROM actions
-GROUP BY type, day, session_id;
+GROUP BY type, day, user_id, session_id;
 
 -- Actions per property value per UTC day: NAVIGATE's pageFrom and pageTo, VIEW's viewedId.
 CREATE TABLE IF NOT EXISTS property_values_per_day
@@ -181,26 +167,19 @@ SELECT user_id, session_id, min(time) AS first_time, max(time) AS last_time, cou
 FROM actions
 GROUP BY user_id, session_id;
 
--- A user's and a session's actions stored contiguously (the read API's columns, sorted by user
--- or session, then time), kept in the same parts as the raw rows: one user's or one session's
--- timeline reads a few granules instead of one granule per action.
+-- A user's actions stored contiguously (the read API's columns, sorted by user, then time), in
+-- the same parts as the raw rows: one user's timeline reads a few granules instead of one granule
+-- per action. A session's actions are close in time already: the bloom filter on session_id
+-- finds them in a few granules, and a second projection would cost every insert more than it saves.
 ALTER TABLE actions ADD PROJECTION IF NOT EXISTS rows_by_user
 (
     SELECT action_id, event_id, user_id, session_id, type, time, time_offset, properties
     ORDER BY user_id, time
 );
 
-ALTER TABLE actions ADD PROJECTION IF NOT EXISTS rows_by_session
-(
-    SELECT action_id, event_id, user_id, session_id, type, time, time_offset, properties
-    ORDER BY session_id, time
-);
-
 -- Backfills: what `actions` held before this migration (the views above see new inserts only).
 -- Each runs only into an empty rollup, so a migration retried after a failure counts nothing twice.
 ALTER TABLE actions MATERIALIZE PROJECTION rows_by_user SETTINGS mutations_sync = 1;
-
-ALTER TABLE actions MATERIALIZE PROJECTION rows_by_session SETTINGS mutations_sync = 1;
 
 INSERT INTO actions_per_minute
 SELECT type, toStartOfMinute(time) AS minute, count() AS actions, min(time) AS first_time, max(time) AS last_time
@@ -229,17 +208,11 @@ ARRAY JOIN [toString(type), ''] AS scope
 WHERE (SELECT count() FROM uniques_all_time) = 0
 GROUP BY scope;
 
-INSERT INTO user_actions_per_day
-SELECT type, toDate(time) AS day, user_id, count() AS actions
+INSERT INTO sessions_per_day
+SELECT type, toDate(time) AS day, user_id, session_id, count() AS actions
 FROM actions
-WHERE (SELECT count() FROM user_actions_per_day) = 0
-GROUP BY type, day, user_id;
-
-INSERT INTO session_actions_per_day
-SELECT type, toDate(time) AS day, session_id, count() AS actions
-FROM actions
-WHERE (SELECT count() FROM session_actions_per_day) = 0
-GROUP BY type, day, session_id;
+WHERE (SELECT count() FROM sessions_per_day) = 0
+GROUP BY type, day, user_id, session_id;
 
 INSERT INTO property_values_per_day
 SELECT pair.1 AS dimension, toDate(time) AS day, pair.2 AS value, count() AS actions
