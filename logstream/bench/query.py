@@ -1,7 +1,8 @@
 """`logstream bench query`: the read API's latency over a seeded dataset, next to the same SQL.
 
 It loads the dataset (or reuses it: same directory, same number of actions), serves the real
-query app with uvicorn on a local port in this process, and for each case makes N HTTP calls,
+query app with uvicorn on a local port in this process, and for each case makes N HTTP calls
+(after one untimed round of the same calls, so that caches are equally warm for both sides),
 recording the statements each call ran; each call is paired with a replay of those statements
 on the same clickhouse-connect client with the same settings (direct SQL, no HTTP, no JSON).
 It prints p50/p95 of both and their ratio, and saves everything to bench-results/.
@@ -235,8 +236,8 @@ def measure(settings: Any, calls: int) -> dict[str, Any]:
             return (time.perf_counter() - started) * 1000
 
         for case in cases(client, calls):
-            for path, params in case.requests[:2]:  # warm-up: caches, first-use code paths
-                http_call(path, params)
+            for path, params in case.requests:  # a warm-up round: the timed HTTP call and its SQL
+                http_call(path, params)         # replay then both find the same caches warm
             for path, params in case.requests:
                 store.recorded.clear()
                 case.http_ms.append(http_call(path, params))
