@@ -28,10 +28,14 @@ from query_api.rollups import (
 
 TYPES = tuple(t.value for t in ActionType)
 COUNT_GRAINS = (Grain.QUARTER_HOUR, Grain.MINUTE)
+SUMMARY_GRAINS = (Grain.DAY, Grain.QUARTER_HOUR, Grain.MINUTE)
 DAY_GRAINS = (Grain.DAY,)
 
 # grain -> (table, time column, the columns t (epoch s), type, n, first, last)
 COUNT_SOURCES: dict[Grain, tuple[str, TimeColumn, str]] = {
+    Grain.DAY: ("totals_per_day", DAY_TIME,
+                "toUnixTimestamp(toDateTime(day, 'UTC')) AS t, type, actions AS n, first_time AS first, "
+                "last_time AS last"),
     Grain.QUARTER_HOUR: ("actions_per_quarter_hour", QUARTER_TIME,
                          "toUnixTimestamp(quarter) AS t, type, actions AS n, first_time AS first, last_time AS last"),
     Grain.MINUTE: ("actions_per_minute", MINUTE_TIME,
@@ -47,12 +51,14 @@ TIMESERIES = ("SELECT roundDown(t, CAST({{starts:String}}, 'Array(UInt32)')) AS 
 # `kind` is the type, or '' on the uniques row (an alias named `type` would shadow the column in WHERE).
 SUMMARY_COUNTS = ("SELECT type AS kind, sum(n) AS actions, min(first) AS first_time, max(last) AS last_time, "
                   "0 AS users, 0 AS sessions FROM ({rows}) GROUP BY type")
-UNIQUES_ALL_TIME = ("SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), "
-                    "uniqExactMerge(users), uniqExactMerge(sessions) "
-                    "FROM uniques_all_time WHERE type IN {scopes:Array(String)}")
+SUMMARY_ALL_TIME = (
+    "SELECT type AS kind, sum(actions), min(first_time), max(last_time), 0, 0 FROM totals_all_time "
+    "WHERE type IN {count_types:Array(String)} GROUP BY type UNION ALL "
+    "SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), uniqExactMerge(users), "
+    "uniqExactMerge(sessions) FROM totals_all_time WHERE type IN {scopes:Array(String)}")
 UNIQUES = ("SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), "
            "uniqExactMerge(u), uniqExactMerge(s) FROM ({states})")
-UNIQUES_PER_DAY = ("SELECT users AS u, sessions AS s FROM uniques_per_day "
+UNIQUES_PER_DAY = ("SELECT users AS u, sessions AS s FROM totals_per_day "
                    "WHERE type IN {{scopes:Array(String)}} AND {days}")
 UNIQUES_RAW = "SELECT uniqExactState(user_id) AS u, uniqExactState(session_id) AS s FROM actions WHERE {where}"
 
@@ -99,6 +105,9 @@ def count_rows(action_filter: ActionFilter, ranges: Ranges, parameters: dict[str
         conditions = [range_condition(column, spans, f"count_{grain.name.lower()}", parameters)]
         if grain is Grain.RAW:
             conditions += raw_filters(action_filter, parameters)
+        elif grain is Grain.DAY:  # the day totals also hold rows for all types (type = '')
+            parameters["count_types"] = list(action_filter.types or TYPES)
+            conditions.append("type IN {count_types:Array(String)}")
         elif action_filter.types:
             parameters["types"] = list(action_filter.types)
             conditions.append(RAW_FILTERS["types"])
@@ -123,16 +132,18 @@ def _raw_where(action_filter: ActionFilter, ranges: Ranges, parameters: dict[str
 
 def summary(action_filter: ActionFilter) -> tuple[str, dict[str, Any]]:
     """Rows (kind, actions, first, last, 0, 0) per type, then ('', 0, _, _, users, sessions)."""
-    parameters: dict[str, Any] = {}
-    counts = SUMMARY_COUNTS.format(rows=count_rows(action_filter, pieces(action_filter, COUNT_GRAINS), parameters))
-    parameters["scopes"] = list(action_filter.types) or [""]
+    parameters: dict[str, Any] = {"scopes": list(action_filter.types) or [""]}
     if answerable_by_rollups(action_filter) and action_filter.start is None and action_filter.end is None:
-        return f"{counts} UNION ALL {UNIQUES_ALL_TIME}", parameters
-    ranges = pieces(action_filter, DAY_GRAINS)
+        parameters["count_types"] = list(action_filter.types or TYPES)
+        return SUMMARY_ALL_TIME, parameters
+    ranges = pieces(action_filter, SUMMARY_GRAINS)
+    counts = SUMMARY_COUNTS.format(rows=count_rows(action_filter, ranges, parameters))
     states = []
     if Grain.DAY in ranges:
         states.append(UNIQUES_PER_DAY.format(days=range_condition(DAY_TIME, ranges[Grain.DAY], "day", parameters)))
-    states.append(UNIQUES_RAW.format(where=_raw_where(action_filter, ranges, parameters)))
+    # distinct users and sessions come from the day states and the raw rows, whatever the counts used
+    rest = sorted(span for grain, spans in ranges.items() if grain is not Grain.DAY for span in spans)
+    states.append(UNIQUES_RAW.format(where=_raw_where(action_filter, {Grain.RAW: rest}, parameters)))
     return f"{counts} UNION ALL {UNIQUES.format(states=' UNION ALL '.join(states))}", parameters
 
 

@@ -49,40 +49,48 @@ SELECT type, toStartOfFifteenMinutes(time) AS quarter, count() AS actions, min(t
 FROM actions
 GROUP BY type, quarter;
 
--- Exact distinct users and sessions per UTC day, per type and for all types (type = ''):
--- uniqExact states merge into the exact count of the union. Small granules: a query reads the
--- states of the days it asks for, not its neighbours'.
-CREATE TABLE IF NOT EXISTS uniques_per_day
+-- Per UTC day and type, and for all types (type = ''): actions, first and last time, and the
+-- exact distinct users and sessions as uniqExact states (states merge into the exact count of the
+-- union of their sets). Small granules: a query reads the states of the days it asks for only.
+CREATE TABLE IF NOT EXISTS totals_per_day
 (
-    type     LowCardinality(String) COMMENT 'an action type, or empty for all types',
-    day      Date,
-    users    AggregateFunction(uniqExact, String),
-    sessions AggregateFunction(uniqExact, String)
+    type       LowCardinality(String) COMMENT 'an action type, or empty for all types',
+    day        Date,
+    actions    SimpleAggregateFunction(sum, UInt64),
+    first_time SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    last_time  SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    users      AggregateFunction(uniqExact, String),
+    sessions   AggregateFunction(uniqExact, String)
 )
 ENGINE = AggregatingMergeTree
 ORDER BY (type, day)
 SETTINGS index_granularity = 16;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS uniques_per_day_mv TO uniques_per_day AS
-SELECT scope AS type, toDate(time) AS day, uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
+CREATE MATERIALIZED VIEW IF NOT EXISTS totals_per_day_mv TO totals_per_day AS
+SELECT scope AS type, toDate(time) AS day, count() AS actions, min(time) AS first_time, max(time) AS last_time,
+       uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
 FROM actions
 ARRAY JOIN [toString(type), ''] AS scope
 GROUP BY scope, day;
 
--- The same over all time: one state per type (and for all types) once merged, so the summary
--- of everything merges a handful of states instead of one per day.
-CREATE TABLE IF NOT EXISTS uniques_all_time
+-- The same over all time: a handful of rows once merged, so the summary of everything reads a
+-- few states instead of one per day.
+CREATE TABLE IF NOT EXISTS totals_all_time
 (
-    type     LowCardinality(String) COMMENT 'an action type, or empty for all types',
-    users    AggregateFunction(uniqExact, String),
-    sessions AggregateFunction(uniqExact, String)
+    type       LowCardinality(String) COMMENT 'an action type, or empty for all types',
+    actions    SimpleAggregateFunction(sum, UInt64),
+    first_time SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    last_time  SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    users      AggregateFunction(uniqExact, String),
+    sessions   AggregateFunction(uniqExact, String)
 )
 ENGINE = AggregatingMergeTree
 ORDER BY type
 SETTINGS index_granularity = 1;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS uniques_all_time_mv TO uniques_all_time AS
-SELECT scope AS type, uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
+CREATE MATERIALIZED VIEW IF NOT EXISTS totals_all_time_mv TO totals_all_time AS
+SELECT scope AS type, count() AS actions, min(time) AS first_time, max(time) AS last_time,
+       uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
 FROM actions
 ARRAY JOIN [toString(type), ''] AS scope
 GROUP BY scope;
@@ -194,18 +202,20 @@ FROM actions
 WHERE (SELECT count() FROM actions_per_quarter_hour) = 0
 GROUP BY type, quarter;
 
-INSERT INTO uniques_per_day
-SELECT scope AS type, toDate(time) AS day, uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
+INSERT INTO totals_per_day
+SELECT scope AS type, toDate(time) AS day, count() AS actions, min(time) AS first_time, max(time) AS last_time,
+       uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
 FROM actions
 ARRAY JOIN [toString(type), ''] AS scope
-WHERE (SELECT count() FROM uniques_per_day) = 0
+WHERE (SELECT count() FROM totals_per_day) = 0
 GROUP BY scope, day;
 
-INSERT INTO uniques_all_time
-SELECT scope AS type, uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
+INSERT INTO totals_all_time
+SELECT scope AS type, count() AS actions, min(time) AS first_time, max(time) AS last_time,
+       uniqExactState(user_id) AS users, uniqExactState(session_id) AS sessions
 FROM actions
 ARRAY JOIN [toString(type), ''] AS scope
-WHERE (SELECT count() FROM uniques_all_time) = 0
+WHERE (SELECT count() FROM totals_all_time) = 0
 GROUP BY scope;
 
 INSERT INTO sessions_per_day
