@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import threading
@@ -31,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from logstream.seed import add_plan_arguments
 
     add_plan_arguments(parser)
-    parser.add_argument("--calls", type=int, default=30, help="timed calls per case (default 30)")
+    parser.add_argument("--calls", type=int, default=30, help="timed calls per case and run (default 30)")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="runs of every case; the table shows the median of the runs' figures (default 3)")
     parser.add_argument("--data-dir", type=Path, default=Path("data/bench"),
                         help="where datasets live, one chDB directory per size (default data/bench)")
     parser.add_argument("--output", type=Path, default=Path("bench-results"), help="where to save the JSON results")
@@ -46,13 +49,15 @@ class Case:
     requests: list[tuple[str, dict[str, Any]]]  # one (path, params) per call
     http_ms: list[float] = field(default_factory=list)
     sql_ms: list[float] = field(default_factory=list)
+    sql_in_api_ms: list[float] = field(default_factory=list)
     statements: int = 0
 
     def summary(self) -> dict[str, Any]:
         http50, sql50 = percentile(self.http_ms, 50), percentile(self.sql_ms, 50)
         return {"case": self.name, "target": self.target, "calls": len(self.http_ms), "statements": self.statements,
                 "http_p50_ms": http50, "http_p95_ms": percentile(self.http_ms, 95), "sql_p50_ms": sql50,
-                "sql_p95_ms": percentile(self.sql_ms, 95), "api_over_sql": http50 / sql50 if sql50 else None}
+                "sql_p95_ms": percentile(self.sql_ms, 95), "api_over_sql": http50 / sql50 if sql50 else None,
+                "sql_in_api_p50_ms": percentile(self.sql_in_api_ms, 50)}
 
 
 def say(text: str) -> None:
@@ -67,7 +72,7 @@ def percentile(values: list[float], q: int) -> float:
 
 def run(args: argparse.Namespace) -> int:
     if args.quick:
-        args.actions, args.users, args.days, args.calls = 20_000, 500, 30, 5
+        args.actions, args.users, args.days, args.calls, args.runs = 20_000, 500, 30, 5, 1
     from logstream.clickhouse import connect
     from logstream.seed import SeedPlan, seed_database
     from query_api.settings import QuerySettings
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     else:
         say(f"reusing the {args.actions:,}-action dataset in {directory}")
-    results = measure(settings, args.calls)
+    results = measure(settings, args.calls, args.runs)
     report(args, directory, results)
     return 0
 
@@ -144,10 +149,15 @@ def recording_store(store: Any) -> Any:
 
     class RecordingStore(Store):
         recorded: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        inside_ms: float = 0.0  # time the app's own calls of these statements took
 
         def _rows(self, sql: str, parameters: dict[str, Any], settings: dict[str, Any]) -> list[tuple[Any, ...]]:
             self.recorded.append((sql, parameters, settings))
-            return super()._rows(sql, parameters, settings)
+            started = time.perf_counter()
+            try:
+                return super()._rows(sql, parameters, settings)
+            finally:
+                self.inside_ms += (time.perf_counter() - started) * 1000
 
     recorder = RecordingStore.__new__(RecordingStore)
     recorder.__dict__.update(store.__dict__)
@@ -206,11 +216,11 @@ def cases(client: Any, calls: int) -> list[Case]:
     ]
 
 
-def measure(settings: Any, calls: int) -> dict[str, Any]:
+def measure(settings: Any, calls: int, runs: int) -> dict[str, Any]:
     import http.client
     from urllib.parse import urlencode
 
-    results: dict[str, Any] = {"cases": []}
+    results: dict[str, Any] = {"load_average_before": os.getloadavg(), "runs": []}
     with Server(settings) as server:
         store = server.app.state.store = recording_store(server.app.state.store)
         client = store.client
@@ -235,26 +245,44 @@ def measure(settings: Any, calls: int) -> dict[str, Any]:
                 client.query(sql, parameters=parameters, settings=query_settings).result_rows  # noqa: B018
             return (time.perf_counter() - started) * 1000
 
-        for case in cases(client, calls):
-            for path, params in case.requests:  # a warm-up round: the timed HTTP call and its SQL
-                http_call(path, params)         # replay then both find the same caches warm
-            for path, params in case.requests:
-                store.recorded.clear()
-                case.http_ms.append(http_call(path, params))
-                statements = list(store.recorded)
-                case.statements = len(statements)
-                case.sql_ms.append(sql_call(statements))
-            summary = case.summary()
-            results["cases"].append({**summary, "http_ms": case.http_ms, "sql_ms": case.sql_ms,
-                                     "example": asdict(case)["requests"][0]})
-            say(f"  {case.name}: API p50 {summary['http_p50_ms']:.1f} ms, SQL p50 {summary['sql_p50_ms']:.1f} ms")
+        for number in range(1, runs + 1):
+            say(f"run {number} of {runs}")
+            run_results = []
+            for case in cases(client, calls):
+                for path, params in case.requests:  # a warm-up round: the timed HTTP call and its SQL
+                    http_call(path, params)         # replay then both find the same caches warm
+                for path, params in case.requests:
+                    store.recorded.clear()
+                    store.inside_ms = 0.0
+                    case.http_ms.append(http_call(path, params))
+                    case.sql_in_api_ms.append(store.inside_ms)
+                    statements = list(store.recorded)
+                    case.statements = len(statements)
+                    case.sql_ms.append(sql_call(statements))
+                summary = case.summary()
+                run_results.append({**summary, "http_ms": case.http_ms, "sql_ms": case.sql_ms,
+                                    "sql_in_api_ms": case.sql_in_api_ms, "example": asdict(case)["requests"][0]})
+                say(f"  {case.name}: API p50 {summary['http_p50_ms']:.1f} ms "
+                    f"(its SQL {summary['sql_in_api_p50_ms']:.1f}), SQL direct p50 {summary['sql_p50_ms']:.1f} ms")
+            results["runs"].append(run_results)
         connection.close()
+    results["load_average_after"] = os.getloadavg()
+    results["cases"] = [combine([run[index] for run in results["runs"]]) for index in range(len(results["runs"][0]))]
     return results
 
 
-def machine() -> dict[str, Any]:
-    import os
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One case over several runs: the median of each run's figure."""
+    import statistics
 
+    keys = ("http_p50_ms", "http_p95_ms", "sql_p50_ms", "sql_p95_ms", "sql_in_api_p50_ms")
+    combined = {key: statistics.median(run[key] for run in runs) for key in keys}
+    combined["api_over_sql"] = combined["http_p50_ms"] / combined["sql_p50_ms"] if combined["sql_p50_ms"] else None
+    return {"case": runs[0]["case"], "target": runs[0]["target"], "statements": runs[0]["statements"],
+            "calls": sum(run["calls"] for run in runs), "runs": len(runs), **combined}
+
+
+def machine() -> dict[str, Any]:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
     memory_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
@@ -268,11 +296,12 @@ def machine() -> dict[str, Any]:
 
 def report(args: argparse.Namespace, directory: Path, results: dict[str, Any]) -> None:
     results["machine"] = machine()
-    sizes = f" --actions {args.actions} --users {args.users} --days {args.days} --calls {args.calls}"
+    sizes = f" --actions {args.actions} --users {args.users} --days {args.days} --calls {args.calls} --runs {args.runs}"
     results["command"] = "logstream bench query" + (" --quick" if args.quick else sizes)
     results["dataset"] = str(directory)
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    lines = [f"{results['actions']:,} actions, {args.calls} calls per case; ClickHouse {results['clickhouse_version']} "
+    lines = [f"{results['actions']:,} actions; {args.calls} calls per case and run, median of {args.runs} run(s); "
+             f"ClickHouse {results['clickhouse_version']} "
              f"(chDB {results['machine']['chdb']}), {results['machine']['cpu']}, {results['machine']['cores']} cores",
              "",
              "| case | API p50 ms | API p95 ms | SQL p50 ms | SQL p95 ms | API/SQL p50 | target |",
