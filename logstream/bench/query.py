@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from logstream.bench.common import machine, percentile, say
 
 DESCRIPTION = "read API latency (p50/p95) over a seeded dataset, next to the same SQL run directly"
 TARGET_MS = 20.0
@@ -58,16 +58,6 @@ class Case:
                 "http_p50_ms": http50, "http_p95_ms": percentile(self.http_ms, 95), "sql_p50_ms": sql50,
                 "sql_p95_ms": percentile(self.sql_ms, 95), "api_over_sql": http50 / sql50 if sql50 else None,
                 "sql_in_api_p50_ms": percentile(self.sql_in_api_ms, 50)}
-
-
-def say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
-
-
-def percentile(values: list[float], q: int) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))] if ordered else 0.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -280,18 +270,6 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     combined["api_over_sql"] = combined["http_p50_ms"] / combined["sql_p50_ms"] if combined["sql_p50_ms"] else None
     return {"case": runs[0]["case"], "target": runs[0]["target"], "statements": runs[0]["statements"],
             "calls": sum(run["calls"] for run in runs), "runs": len(runs), **combined}
-
-
-def machine() -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    memory_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")), 0)
-    import chdb
-
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 1024 / 1024, 1),
-            "platform": platform.platform(), "python": platform.python_version(), "chdb": chdb.__version__,
-            "load_average": os.getloadavg()}
 
 
 def report(args: argparse.Namespace, directory: Path, results: dict[str, Any]) -> None:
