@@ -14,7 +14,7 @@ from logstream import __version__, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, query_access
-from query_api import compat, faults, idempotency, internal, routes
+from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -26,7 +26,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, settings)
         app.state.store = Store(connect(settings), max_execution_s=settings.query_max_execution_s,
-                                max_result_rows=settings.query_max_limit + 1)
+                                max_result_rows=settings.query_max_limit + 1,
+                                max_result_bytes=settings.query_max_result_bytes,
+                                open_client=lambda: connect(settings))
         worker = StreamWorker(settings) if with_stream else None
         app.state.worker = worker
         if worker:
@@ -45,6 +47,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.state.settings = settings
     problems.install(app, QueryError)
     app.include_router(routes.router)
+    app.include_router(stats.router)
+    app.include_router(sessions.router)
+    app.include_router(export.router)
     app.include_router(compat.router)
     app.include_router(internal.router)
     app.include_router(idempotency.router)
@@ -55,7 +60,8 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
                        internal_key=settings.internal_key)
     openapi.install(app, keys=bool(settings.write_keys or settings.read_keys))
 
-    @app.get("/healthz", summary="The process is alive")
+    @app.get("/healthz", summary="The process is alive",
+             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -21,5 +21,21 @@ class InvalidCursorError(QueryError):
     status, code, title = 400, "invalid_cursor", "The cursor is not one this API issued"
 
 
+class TooManyBucketsError(QueryError):
+    status, code, title = 400, "too_many_buckets", "Too many time-series buckets"
+
+
+class ResultTooLargeError(QueryError):
+    status, code, title = 400, "result_too_large", "The answer is larger than the configured limits"
+
+
+class NotFoundError(QueryError):
+    status, code, title = 404, "not_found", "Not found"
+
+
 class ClickHouseUnavailableError(QueryError):
     status, code, title = 503, "clickhouse_unavailable", "ClickHouse is unavailable"
+
+
+class QueryTimeoutError(QueryError):
+    status, code, title = 503, "query_timeout", "The query took longer than allowed"

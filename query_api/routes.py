@@ -6,48 +6,21 @@ from datetime import UTC
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from logstream.contract import ActionOut, render_time
 from logstream.responses import JSONBytesResponse
 from query_api.cursor import Cursor
+from query_api.deps import FilterDep, SettingsDep, StoreDep, example
 from query_api.errors import InvalidParameterError
-from query_api.filters import ActionFilter, build_filter, parse_cursor
+from query_api.filters import ActionFilter, parse_cursor
 from query_api.queries import actions_page
 from query_api.settings import QuerySettings
 from query_api.store import Store
 
 router = APIRouter()
 
-
-# async: FastAPI runs a plain `def` dependency in a thread pool, a hand-off per request
-async def get_store(request: Request) -> Store:
-    return request.app.state.store
-
-
-async def get_settings(request: Request) -> QuerySettings:
-    return request.app.state.settings
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
-SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
-
-
-async def action_filter(
-    userId: Annotated[str | None, Query(max_length=256, examples=["ABC123XYZ"])] = None,
-    sessionId: Annotated[str | None, Query(max_length=256, examples=["XYZ456ABC"])] = None,
-    type: Annotated[str | None, Query(description="Comma-separated: CLICK,VIEW,NAVIGATE (any case)",
-                                      examples=["CLICK,VIEW"])] = None,
-    from_: Annotated[str | None, Query(alias="from", description="Inclusive; ISO 8601 (no offset means UTC)",
-                                       examples=["2018-10-18T00:00:00-06:00"])] = None,
-    to: Annotated[str | None, Query(description="Exclusive; ISO 8601 (no offset means UTC)",
-                                    examples=["2018-10-19T00:00:00-06:00"])] = None,
-) -> ActionFilter:
-    return build_filter(user_id=userId, session_id=sessionId, type_=type, start=from_, end=to)
-
-
-FilterDep = Annotated[ActionFilter, Depends(action_filter)]
 CursorQuery = Annotated[str | None, Query(description="nextCursor of the previous page")]
 LimitQuery = Annotated[int, Query(description="Rows per page, 1 to 10,000")]
 
@@ -88,11 +61,16 @@ async def fetch_page(store: Store, settings: QuerySettings, action_filter: Actio
     return rows, Cursor(last[5], last[0]).encode()
 
 
-PROBLEMS = {400: {"description": "Bad parameter (time, type, limit, range or cursor)"},
-            503: {"description": "ClickHouse unavailable"}}
+ACTION_EXAMPLE = {"actionId": "0b8f8b8e-6a8e-5c1e-9d0e-3f9a1c2b4d5e", "eventId": "4c0c6d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e",
+                  "userId": "ABC123XYZ", "sessionId": "XYZ456ABC", "type": "CLICK",
+                  "time": "2018-10-18T21:37:28-06:00", "properties": {"locationX": 52, "locationY": 11}}
+ACTIONS_EXAMPLE = {"actions": [ACTION_EXAMPLE], "nextCursor": "WzE1Mzk5MTQ2NDgwMDAsIjBiOGY4YjhlLi4uIl0"}
+LOGS_EXAMPLE = {"logs": [{"userId": "ABC123XYZ", "sessionId": "XYZ456ABC", "actions": [ACTION_EXAMPLE]}],
+                "nextCursor": None}
 
 
-@router.get("/v1/actions", response_model=ActionsPage, responses=PROBLEMS, summary="Actions, ordered by time")
+@router.get("/v1/actions", response_model=ActionsPage, responses=example(ACTIONS_EXAMPLE),
+            summary="Actions, ordered by time")
 async def list_actions(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
                        cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
     """Ordered by time then actionId; `from` inclusive, `to` exclusive; times come back with the
@@ -101,7 +79,7 @@ async def list_actions(store: StoreDep, settings: SettingsDep, action_filter: Fi
     return JSONBytesResponse({"actions": [action_out(r) for r in rows], "nextCursor": next_cursor})
 
 
-@router.get("/v1/logs", response_model=LogsPage, responses=PROBLEMS, summary="Actions grouped per session")
+@router.get("/v1/logs", response_model=LogsPage, responses=example(LOGS_EXAMPLE), summary="Actions grouped per session")
 async def list_logs(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
                     cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
     """The same page as /v1/actions (limit counts actions), grouped per (userId, sessionId) in

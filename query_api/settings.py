@@ -18,3 +18,10 @@ class QuerySettings(StreamSettings, KeySettings):
     query_fault_injection: bool = False
     # The compatibility routes have no pagination: a read matching more actions is refused (400).
     compat_max_actions: int = Field(100_000, ge=1, le=10_000_000)
+    # Every read query's result is capped (ClickHouse max_result_bytes); over it, a 400.
+    query_max_result_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # Largest number of time-series buckets one request may ask for.
+    query_max_buckets: int = Field(10_000, ge=1, le=1_000_000)
+    # Exports stream in windows of time, each its own query with these limits.
+    query_export_max_rows: int = Field(100_000_000, ge=1)
+    query_export_max_execution_s: float = Field(3600.0, gt=0)

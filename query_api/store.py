@@ -3,33 +3,68 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from query_api.errors import ClickHouseUnavailableError
+from query_api.errors import ClickHouseUnavailableError, QueryError, QueryTimeoutError, ResultTooLargeError
+
+log = logging.getLogger(__name__)
+
+# ClickHouse error codes: TOO_MANY_ROWS, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES; TIMEOUT_EXCEEDED.
+RESULT_TOO_LARGE_CODES = frozenset({158, 307, 396})
+TIMEOUT_CODE = 159
+
+
+def classify(exc: ClickHouseError) -> QueryError:
+    """The one mapping of driver errors to API errors."""
+    code = getattr(exc, "code", None)
+    if code in RESULT_TOO_LARGE_CODES:
+        return ResultTooLargeError("the answer is larger than the configured limits: narrow the range or add filters")
+    if code == TIMEOUT_CODE:
+        return QueryTimeoutError("the query ran longer than LOGSTREAM_QUERY_MAX_EXECUTION_S allows: "
+                                 "narrow the range or add filters")
+    return ClickHouseUnavailableError(f"the query could not run: {str(exc)[:200]}", headers={"Retry-After": "1"})
 
 
 class Store:
-    def __init__(self, client: Client, *, max_execution_s: float, max_result_rows: int):
+    def __init__(self, client: Client, *, max_execution_s: float, max_result_rows: int,
+                 max_result_bytes: int = 256 * 1024 * 1024, open_client: Callable[[], Client] | None = None):
         self.client = client
-        self._settings = {"max_execution_time": max_execution_s, "max_result_rows": max_result_rows,
-                          "result_overflow_mode": "throw"}
+        self.settings = {"max_execution_time": max_execution_s, "max_result_rows": max_result_rows,
+                         "max_result_bytes": max_result_bytes, "result_overflow_mode": "throw"}
+        self._open_client = open_client
 
-    async def rows(self, sql: str, parameters: dict[str, Any], *,
-                   max_rows: int | None = None) -> list[tuple[Any, ...]]:
-        """`max_rows` raises the result bound for a query that brings its own LIMIT."""
-        settings = self._settings if max_rows is None else {**self._settings, "max_result_rows": max_rows}
+    async def rows(self, sql: str, parameters: dict[str, Any], *, max_rows: int | None = None) -> list[tuple[Any, ...]]:
+        settings = self.settings if max_rows is None else {**self.settings, "max_result_rows": max_rows}
         return await asyncio.to_thread(self._rows, sql, parameters, settings)
 
     def _rows(self, sql: str, parameters: dict[str, Any], settings: dict[str, Any]) -> list[tuple[Any, ...]]:
         try:
             return self.client.query(sql, parameters=parameters, settings=settings).result_rows
         except ClickHouseError as exc:
-            raise ClickHouseUnavailableError(f"the query could not run: {str(exc)[:200]}",
-                                             headers={"Retry-After": "1"}) from exc
+            raise classify(exc) from exc
+
+    def stream(self, statements: Iterable[tuple[str, dict[str, Any]]], settings: dict[str, Any]) -> Iterator[bytes]:
+        """The first column (bytes, one line per row) of each statement in turn, a block at a time, on a
+        client of its own: an open stream holds its client until it is consumed."""
+        if self._open_client is None:
+            raise RuntimeError("this store cannot open streaming clients")
+        client = self._open_client()
+        try:
+            for sql, parameters in statements:
+                with client.query_column_block_stream(sql, parameters=parameters, settings=settings,
+                                                      query_formats={"String": "bytes"}) as blocks:
+                    for block in blocks:
+                        yield b"".join(block[0])
+        except ClickHouseError:
+            log.exception("an export stopped mid-stream; the response ends without its last chunk")
+            raise
+        finally:
+            client.close()
 
     async def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
         await asyncio.to_thread(self._insert, table, rows, column_names)

@@ -1,1 +1,12 @@
-"""Benchmarks: `logstream bench ingest`, `logstream bench query`."""
+"""`logstream bench <target>`: benchmarks that print their figures and save them to bench-results/.
+
+Each target is a module with DESCRIPTION, add_arguments(parser) and run(args) -> exit code; its
+heavy imports stay inside run() so that `logstream --help` stays fast.
+"""
+
+from __future__ import annotations
+
+TARGETS = {
+    "ingest": "logstream.bench.ingest",
+    "query": "logstream.bench.query",
+}

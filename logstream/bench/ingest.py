@@ -188,8 +188,10 @@ def verdicts(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="logstream bench ingest", description=__doc__)
+DESCRIPTION = "ingest: req/s, logs/s end to end, freshness, CPU and RSS, next to the engines' ceilings"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="target a running stack instead of starting one")
     parser.add_argument("--quick", action="store_true", help="seconds-long phases: proves it runs, measures little")
     parser.add_argument("--runs", type=int, help="runs to take the median of (default 3, quick 1)")
@@ -197,7 +199,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=9000,
                         help="logs/s offered in 100-log requests in the sustained phase (default 9000)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     profile = PROFILES["quick" if args.quick else "full"]
     progress = Progress(enabled=True)
     runs = []

@@ -22,12 +22,11 @@ def settings(chdb_dir: Path, tmp_path: Path) -> ClickHouseSettings:
 
 def test_each_migration_runs_once_and_is_recorded(settings: ClickHouseSettings) -> None:
     first = migrate(settings)
-    files = load_migrations(settings.migrations_dir)
-    assert [m.version for m in first] == [m.version for m in files] and first[0].version == 1
+    every = [(m.version, m.name) for m in load_migrations(settings.migrations_dir)]
+    assert [(m.version, m.name) for m in first] == every and every[0] == (1, "create_actions")
     assert migrate(settings) == []
     client = connect(settings)
-    assert client.query("SELECT version, name FROM schema_migrations ORDER BY version").result_rows == [
-        (m.version, m.name) for m in files]
+    assert client.query("SELECT version, name FROM schema_migrations ORDER BY version").result_rows == every
     engine, partition_key, sorting_key = client.query(
         "SELECT engine, partition_key, sorting_key FROM system.tables WHERE database = currentDatabase() "
         "AND name = 'actions'").result_rows[0]
@@ -45,7 +44,7 @@ def test_each_migration_runs_once_and_is_recorded(settings: ClickHouseSettings) 
 
 def test_a_new_file_is_applied_next_time(settings: ClickHouseSettings) -> None:
     migrate(settings)
-    (settings.migrations_dir / "0002_add_probe.sql").write_text("CREATE TABLE IF NOT EXISTS probe (x UInt8) "
+    (settings.migrations_dir / "9999_add_probe.sql").write_text("CREATE TABLE IF NOT EXISTS probe (x UInt8) "
                                                                 "ENGINE = MergeTree ORDER BY x;\n")
     assert [m.name for m in migrate(settings)] == ["add_probe"]
     assert pending_migrations(connect(settings), settings) == []

@@ -1,0 +1,186 @@
+"""Time-series buckets aligned in an IANA time zone: where each one starts, rendered how.
+
+A bucket runs from its start to the next bucket's start. Starts are:
+- minute: every UTC minute (every zone's offset is a whole number of minutes);
+- hour: every instant the zone's clock shows a whole hour, and every change of its UTC offset
+  (a day with a DST change has 23 or 25 hour buckets; a 30-minute change makes a half hour);
+- day, week (ISO, from Monday), month: the first instant of that local date, week or month
+  (local midnight; where midnight is skipped by a DST change, the instant of the change).
+
+Bucketing is defined here once, with the zoneinfo database; ClickHouse only sorts rows into the
+buckets whose starts it is given (`roundDown(time, starts)`), so the SQL never depends on the
+server's own time-zone tables.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from query_api.errors import InvalidParameterError, TooManyBucketsError
+
+
+class Interval(StrEnum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+# The longest a bucket of each interval can be, for a lower bound on a range's bucket count.
+LONGEST_BUCKET_S = {Interval.MINUTE: 60, Interval.HOUR: 2 * 3600, Interval.DAY: 26 * 3600,
+                    Interval.WEEK: 7 * 86400 + 7200, Interval.MONTH: 31 * 86400 + 7200}
+# Offsets are sampled this often to find their changes: since 2000 no zone in the tz database
+# changes its offset twice within 6.9 days (tests/unit/test_timeseries.py checks a day is safe).
+OFFSET_SAMPLE_S = 86400
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=512)
+def parse_zone(name: str) -> ZoneInfo:
+    if name not in zone_names():
+        raise InvalidParameterError("tz", f"not an IANA time zone: {name[:64]!r}; e.g. UTC, America/Edmonton")
+    return ZoneInfo(name)
+
+
+def _offset(zone: ZoneInfo, instant: int) -> int:
+    return int(datetime.fromtimestamp(instant, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+
+
+def offset_changes(zone: ZoneInfo, lo: int, hi: int) -> list[tuple[int, int]]:
+    """(instant, offset from then on) for each change of the zone's UTC offset in (lo, hi]."""
+    changes = []
+    at, offset = lo, _offset(zone, lo)
+    while at < hi:
+        then = min(at + OFFSET_SAMPLE_S, hi)
+        new = _offset(zone, then)
+        if new != offset:
+            before, after = at, then  # offset at `before`, new at `after`: bisect to the second
+            while after - before > 1:
+                middle = (before + after) // 2
+                before, after = (middle, after) if _offset(zone, middle) == offset else (before, middle)
+            changes.append((after, new))
+            offset = new
+        at = then
+    return changes
+
+
+def _hour_boundaries(zone: ZoneInfo, lo: int, hi: int) -> list[int]:
+    """Every bucket boundary in [lo, hi): whole local hours and offset changes."""
+    segments = [(lo, _offset(zone, lo)), *offset_changes(zone, lo, hi)]
+    boundaries: list[int] = []
+    for index, (begin, offset) in enumerate(segments):
+        end = segments[index + 1][0] if index + 1 < len(segments) else hi
+        first = begin + (-(begin + offset)) % 3600
+        if index:
+            boundaries.append(begin)  # an offset change starts a bucket
+            if first == begin:
+                first += 3600
+        boundaries.extend(range(first, end, 3600))
+    return boundaries
+
+
+def _next_date(day: date, interval: Interval) -> date:
+    if interval is Interval.DAY:
+        return day + timedelta(days=1)
+    if interval is Interval.WEEK:
+        return day + timedelta(days=7)
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _calendar_starts(zone: ZoneInfo, lo: int, hi: int, interval: Interval, limit: int) -> list[int]:
+    day = datetime.fromtimestamp(lo, zone).date()
+    if interval is Interval.WEEK:
+        day -= timedelta(days=day.weekday())
+    elif interval is Interval.MONTH:
+        day = day.replace(day=1)
+    starts: list[int] = []
+    while len(starts) <= limit:
+        # fold=0: an ambiguous midnight is its first occurrence; a skipped one maps to the change.
+        start = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+        if start >= hi:
+            break
+        starts.append(start)
+        day = _next_date(day, interval)
+    return starts
+
+
+def bucket_starts(start: datetime, end: datetime, interval: Interval, zone: ZoneInfo, limit: int) -> list[int]:
+    """Epoch seconds of the buckets covering [start, end): the first starts at or before `start`.
+    More than `limit` buckets is a TooManyBucketsError saying how to narrow the request."""
+    if start >= end:
+        return []
+    lo = int(start.timestamp() // 1)
+    hi_exact = end.timestamp()
+    hi = int(-(-hi_exact // 1))
+    at_least = int((hi_exact - lo) // LONGEST_BUCKET_S[interval])
+    if at_least > limit:
+        raise _too_many(interval, f"more than {at_least:,}", limit)
+    if interval is Interval.MINUTE:
+        starts = list(range(lo - lo % 60, hi, 60))
+    elif interval is Interval.HOUR:
+        boundaries = _hour_boundaries(zone, lo - 7200, hi)
+        starts = boundaries[bisect_right(boundaries, lo) - 1:]
+    else:
+        starts = _calendar_starts(zone, lo, hi, interval, limit)
+    starts = [s for s in starts if s < hi_exact]
+    if len(starts) > limit:
+        raise _too_many(interval, f"at least {len(starts):,}", limit)
+    return starts
+
+
+def _too_many(interval: Interval, count: str, limit: int) -> TooManyBucketsError:
+    coarser = {Interval.MINUTE: "hour", Interval.HOUR: "day", Interval.DAY: "week", Interval.WEEK: "month"}
+    advice = f" or use interval={coarser[interval]}" if interval in coarser else ""
+    return TooManyBucketsError(f"interval={interval.value} over this range gives {count} buckets, more than "
+                               f"{limit:,}: narrow from/to{advice}",
+                               errors=[{"path": "interval", "code": "too_many_buckets",
+                                        "message": f"at most {limit:,} buckets per request"}])
+
+
+def render_start(instant: int, zone: ZoneInfo) -> str:
+    """2018-10-18T21:00:00-06:00: the bucket's start as the zone's clock showed it."""
+    return datetime.fromtimestamp(instant, zone).isoformat()
+
+
+EPOCH_DATE = date(1970, 1, 1)
+# "THH:MM:00" for every minute of a day: most starts are on a whole minute of the local clock.
+CLOCK = [f"T{minute // 60:02d}:{minute % 60:02d}:00" for minute in range(1440)]
+
+
+def _offset_text(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def render_starts(starts: list[int], zone: ZoneInfo) -> list[str]:
+    """render_start() of each start (sorted), looking the zone's offset up once per offset change."""
+    if not starts:
+        return []
+    changes = offset_changes(zone, starts[0], starts[-1])
+    offset = _offset(zone, starts[0])
+    suffix, pending, rendered = _offset_text(offset), 0, []
+    day_number, day_text = None, ""
+    for start in starts:
+        while pending < len(changes) and changes[pending][0] <= start:
+            offset = changes[pending][1]
+            suffix = _offset_text(offset)
+            pending += 1
+        days, second = divmod(start + offset, 86400)
+        if days != day_number:
+            day_number, day_text = days, (EPOCH_DATE + timedelta(days=days)).isoformat()
+        if second % 60:
+            rendered.append(f"{day_text}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{suffix}")
+        else:
+            rendered.append(day_text + CLOCK[second // 60] + suffix)
+    return rendered
