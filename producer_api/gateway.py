@@ -83,9 +83,14 @@ class Upstreams:
         if request.url.path.startswith(INTERNAL):
             raise HTTPException(404, "Not Found")  # the query API's internal routes are the producer's only
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        upstream = self.client.build_request(request.method, f"{self.query_url}{request.url.path}",
-                                             params=request.url.query, headers=headers,
-                                             content=request.stream())
+        # the path as it came, still percent-encoded: decoded, it may hold characters no URL may
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        try:
+            upstream = self.client.build_request(request.method, f"{self.query_url}{raw_path.decode('latin-1')}",
+                                                 params=request.url.query, headers=headers,
+                                                 content=request.stream())
+        except httpx.InvalidURL as exc:
+            raise HTTPException(400, f"the request's URL cannot be forwarded: {exc}") from None
         try:
             response = await self.client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
