@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -108,6 +110,9 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> fau
         value_serializer="raw",
         key_serializer="raw",
         web_enabled=False,
+        # Faust keeps table state here; logstream has no Faust tables (ClickHouse holds the state), so a
+        # scratch directory, not the working directory (read-only in the container image)
+        datadir=str(Path(tempfile.gettempdir()) / f"logstream-faust-{settings.stream_group}"),
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=session_s,
         broker_heartbeat_interval=min(1.0, session_s / 4),

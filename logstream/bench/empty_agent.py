@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 import time
 
 import faust
@@ -17,6 +18,7 @@ def main() -> None:
     bootstrap, topic_name, group, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     app = faust.App(group, broker=f"kafka://{bootstrap}", value_serializer="raw", key_serializer="raw",
                     web_enabled=False, consumer_auto_offset_reset="earliest", broker_session_timeout=6,
+                    datadir=tempfile.mkdtemp(prefix="logstream-empty-agent-"),
                     broker_heartbeat_interval=1, broker_rebalance_timeout=6, topic_allow_declare=False)
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes)
     seen = {"records": 0, "first": 0.0, "last": 0.0}
