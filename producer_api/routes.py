@@ -42,7 +42,7 @@ async def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher
 
 
-def get_upstreams(request: Request) -> Upstreams:
+async def get_upstreams(request: Request) -> Upstreams:
     return request.app.state.upstreams
 
 

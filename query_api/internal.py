@@ -35,7 +35,7 @@ REGISTERED_USER = "SELECT 1 FROM compat_users WHERE user_id = {user_id:String} L
 POLL_FIRST_S, POLL_MAX_S = 0.02, 0.2
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
