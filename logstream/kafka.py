@@ -14,6 +14,10 @@ from logstream.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+# Set by a producer on records it publishes again (an Idempotency-Key retry, a DLQ redrive): their
+# actions may be stored already, so the stream inserts only the missing ones.
+REPUBLISHED_HEADER = "logstream-republished"
+
 
 @dataclass(frozen=True)
 class TopicSpec:

@@ -21,12 +21,13 @@ from typing import Any
 
 import orjson
 
+from logstream.kafka import REPUBLISHED_HEADER
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-REPUBLISHED = [("logstream-republished", b"1")]  # Kafka header the stream checks
+REPUBLISHED = [(REPUBLISHED_HEADER, b"1")]
 KEY_FORMAT = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 

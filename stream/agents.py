@@ -14,6 +14,7 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch as batches
 from stream.dlq import DeadLetters
 from stream.retry import until_done
@@ -23,7 +24,6 @@ from stream.split import Source
 
 log = logging.getLogger(__name__)
 
-REPUBLISHED_HEADER = "logstream-republished"  # set by the producer: see producer_api/idempotency.py
 
 
 class BatchProcessor:

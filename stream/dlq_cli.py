@@ -18,8 +18,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from logstream.contract import InvalidLogError, validate_record
-from logstream.kafka import producer_config
-from stream.agents import REPUBLISHED_HEADER
+from logstream.kafka import REPUBLISHED_HEADER, producer_config
 from stream.dlq import ERRORS_HEADER, FAILED_AT_HEADER, REASON_HEADER, SOURCE_HEADER, TRUNCATED_HEADER
 from stream.settings import StreamSettings
 from stream.split import ID_NAMESPACE

@@ -42,7 +42,7 @@ class ClickHouseSink:
         self._verified.clear()
 
     async def write(self, columns: Columns, recheck_events: set[int] | None = None) -> None:
-        await until_done(lambda: asyncio.to_thread(self._write_once, columns, recheck_events or set()),
+        await until_done(lambda: asyncio.to_thread(self.write_now, columns, recheck_events or set()),
                          what="clickhouse insert",
                          max_backoff_s=self._max_backoff_s, on_failure=self._record_failure)
         self.last_error = None
@@ -50,9 +50,11 @@ class ClickHouseSink:
     def _record_failure(self, exc: BaseException) -> None:
         self.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
 
-    def _write_once(self, columns: Columns, recheck_events: set[int] | frozenset[int] = frozenset()) -> None:
+    def write_now(self, columns: Columns, recheck_events: set[int] | frozenset[int] = frozenset()) -> None:
+        """One attempt, in the caller's thread: `write` retries it; tests and tools call it directly."""
         started = time.perf_counter()
-        stored = self._stored_action_ids(columns) | self._stored_for_events(recheck_events)
+        first_offsets = columns.first_offsets()  # one pass over the batch, for the dedup and the log line
+        stored = self._stored_action_ids(first_offsets) | self._stored_for_events(recheck_events)
         if stored:
             before = len(columns)
             columns = columns.without(stored)
@@ -60,7 +62,7 @@ class ClickHouseSink:
         if len(columns):
             self._client.insert("actions", columns.data, column_names=COLUMNS, column_oriented=True)
         self.rows_written += len(columns)
-        first = " ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(columns.first_offsets().items()))
+        first = " ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(first_offsets.items()))
         log.info("sink wrote rows=%d skipped=%d elapsed_ms=%.1f from=%s", len(columns), len(stored),
                  (time.perf_counter() - started) * 1000, first)
 
@@ -71,9 +73,9 @@ class ClickHouseSink:
                                   parameters={"event_ids": [str(uuid.UUID(int=e)) for e in event_ids]})
         return {row[0].int for row in rows.result_rows}
 
-    def _stored_action_ids(self, columns: Columns) -> set[int]:
+    def _stored_action_ids(self, first_offsets: dict[tuple[str, int], int]) -> set[int]:
         stored: set[int] = set()
-        for (topic, partition), offset in columns.first_offsets().items():
+        for (topic, partition), offset in first_offsets.items():
             if (topic, partition) in self._verified:
                 continue
             rows = self._client.query(STORED_ACTION_IDS_FROM_OFFSET,

@@ -127,3 +127,14 @@ def all_actions(base_url: str, params: dict[str, str], page: int = 10_000) -> li
         cursor = body["nextCursor"]
         if cursor is None:
             return actions
+
+
+def store_records(settings: Any, payloads: list[bytes], topic: str = "raw") -> None:
+    """Raw-topic records straight into ClickHouse through the real split and sink (no broker)."""
+    from logstream.clickhouse import connect
+    from stream import batch
+    from stream.sink import ClickHouseSink
+    from stream.split import Source
+
+    rows = batch.build((None, value, Source(topic, 0, offset)) for offset, value in enumerate(payloads)).rows
+    ClickHouseSink(connect(settings), max_backoff_s=1).write_now(rows)

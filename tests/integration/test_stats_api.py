@@ -14,12 +14,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from logstream.clickhouse import connect
 from query_api.app import create_app
 from query_api.settings import QuerySettings
-from stream import batch
-from stream.sink import ClickHouseSink
-from stream.split import Source
+from tests.support import store_records
 
 EDMONTON = "America/Edmonton"
 
@@ -57,8 +54,7 @@ def settings(chdb_dir: Path) -> QuerySettings:
 @pytest.fixture(scope="module")
 def client(settings: QuerySettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
-        rows = batch.build((None, value, Source("raw", 0, offset)) for offset, value in enumerate(LOGS)).rows
-        ClickHouseSink(connect(settings), max_backoff_s=1)._write_once(rows)
+        store_records(settings, LOGS)
         yield test_client
 
 

@@ -13,17 +13,13 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from logstream.clickhouse import connect
 from logstream.kafka import ensure_topics
 from producer_api.app import create_app as create_producer
 from producer_api.settings import ProducerSettings
 from query_api.app import create_app as create_query
 from query_api.settings import QuerySettings
-from stream import batch
-from stream.sink import ClickHouseSink
-from stream.split import Source
 from tests.fixtures import example
-from tests.support import Service, consume_all, free_port
+from tests.support import Service, consume_all, free_port, store_records
 
 STORED = str(uuid.uuid4())
 LOG = orjson.dumps({**example(userId="visible"), "eventId": STORED})
@@ -33,8 +29,7 @@ LOG = orjson.dumps({**example(userId="visible"), "eventId": STORED})
 def query(chdb_dir: Path) -> Iterator[TestClient]:
     settings = QuerySettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=f"v_{uuid.uuid4().hex[:8]}")
     with TestClient(create_query(settings), raise_server_exceptions=False) as client:
-        rows = batch.build([(None, LOG, Source("raw", 0, 0))]).rows
-        ClickHouseSink(connect(settings), max_backoff_s=1)._write_once(rows)
+        store_records(settings, [LOG])
         yield client
 
 
