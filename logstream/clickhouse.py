@@ -11,10 +11,12 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from logstream.security import CLICKHOUSE_PATH
 from logstream.settings import ClickHouseSettings
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,12 @@ def connect(settings: ClickHouseSettings, *, database: bool = True) -> Client:
         return clickhouse_connect.get_client(dsn=dsn, **kwargs)
     return clickhouse_connect.get_client(dsn=dsn, connect_timeout=5, send_receive_timeout=60,
                                          autogenerate_session_id=False, **kwargs)
+
+
+def embedded_http_dsn(query_url: str, internal_key: str) -> str:
+    """The DSN of the engine a query service serves (`query_serve_clickhouse`) for other processes."""
+    host = query_url.split("://", 1)[-1].rstrip("/")
+    return f"http://logstream:{quote(internal_key, safe='')}@{host}/?proxy_path={CLICKHOUSE_PATH}&compress=false"
 
 
 @dataclass(frozen=True)

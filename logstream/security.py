@@ -28,6 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from logstream.problems import problem_response
 
 INTERNAL_KEY_HEADER = "X-Logstream-Internal-Key"
+# Where the query service serves its embedded engine on ClickHouse's HTTP interface (its credentials:
+# any user name, the internal key as password).
+CLICKHOUSE_PATH = "/clickhouse/"
 POLICY = "per-key"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
@@ -172,8 +175,9 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code:
 
 
 def query_access(method: str, path: str) -> Access:
-    """The query service: everything but health and docs is a read, /internal/ is the producer's."""
-    if path in PUBLIC_PATHS:
+    """The query service: everything but health and docs is a read, /internal/ is the producer's;
+    /clickhouse/ (the engine for other processes' stream workers) asks for ClickHouse credentials itself."""
+    if path in PUBLIC_PATHS or path.startswith(CLICKHOUSE_PATH):
         return Access.PUBLIC
     return Access.INTERNAL if path.startswith("/internal/") else Access.READ
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from logstream import __version__, openapi, problems
-from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
+from logstream import __version__, clickhouse_http, openapi, problems
+from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations, resolved_dsn
+from logstream.clickhouse_http import Engine
 from logstream.responses import JSONBytesResponse
-from logstream.security import Guard, KeyRing, query_access
+from logstream.security import CLICKHOUSE_PATH, Guard, KeyRing, query_access
 from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
@@ -33,11 +34,14 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
         app.state.worker = worker
         if worker:
             await worker.start()
+        engine = mount_clickhouse(app, settings) if settings.query_serve_clickhouse else None
         try:
             yield
         finally:
             if worker:
                 await worker.stop()
+            if engine:
+                engine.close()
             app.state.store.client.close()
 
     # No slash redirects: their Location would name this internal address through the front door, and
@@ -74,6 +78,17 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
         return JSONBytesResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     return app
+
+
+def mount_clickhouse(app: FastAPI, settings: QuerySettings) -> Engine:
+    """Serve this process's engine to other processes' stream workers (logstream.clickhouse_http)."""
+    dsn = resolved_dsn(settings.clickhouse_dsn)
+    if not dsn.startswith("chdb://") or settings.internal_key is None:
+        raise RuntimeError("LOGSTREAM_QUERY_SERVE_CLICKHOUSE needs an embedded (chdb://) LOGSTREAM_CLICKHOUSE_DSN "
+                           "and LOGSTREAM_INTERNAL_KEY")
+    adapter = clickhouse_http.create_app(dsn.removeprefix("chdb://"), settings.internal_key.get_secret_value())
+    app.mount(CLICKHOUSE_PATH.rstrip("/"), adapter)
+    return adapter.state.engine
 
 
 def readiness(store: Store, settings: QuerySettings) -> dict[str, Any]:

@@ -16,6 +16,9 @@ class QuerySettings(StreamSettings, KeySettings):
     query_max_limit: int = Field(10_000, ge=1, le=1_000_000)
     # Tests only: /internal/faults/* (e.g. ClickHouse made unavailable for a while).
     query_fault_injection: bool = False
+    # Serve this process's chDB engine on ClickHouse's HTTP interface at /clickhouse, for stream
+    # workers in other processes (they authenticate with LOGSTREAM_INTERNAL_KEY, which it needs).
+    query_serve_clickhouse: bool = False
     # The compatibility routes have no pagination: a read matching more actions is refused (400).
     compat_max_actions: int = Field(100_000, ge=1, le=10_000_000)
     # Every read query's result is capped (ClickHouse max_result_bytes); over it, a 400.

@@ -1,0 +1,122 @@
+"""The embedded engine on ClickHouse's HTTP interface, driven by clickhouse-connect's HTTP client
+(the production code path) and by plain HTTP as curl users would."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from logstream.clickhouse import connect, embedded_http_dsn, migrate
+from logstream.clickhouse_http import create_app
+from logstream.settings import ClickHouseSettings
+from stream import batch
+from stream.sink import ClickHouseSink
+from stream.split import Source
+from tests.fixtures import example
+from tests.support import free_port
+
+KEY = "adapter-test-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def adapter_url(chdb_dir: Path) -> Iterator[str]:
+    app = create_app(str(chdb_dir), KEY)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.state.engine.close()
+
+
+@pytest.fixture(scope="module")
+def settings(adapter_url: str) -> ClickHouseSettings:
+    # the adapter serves at the root here; the query service mounts it at /clickhouse/
+    database = f"http_{uuid.uuid4().hex[:8]}"
+    dsn = embedded_http_dsn(adapter_url, KEY).replace("proxy_path=/clickhouse/", "proxy_path=/")
+    settings = ClickHouseSettings(clickhouse_dsn=dsn, clickhouse_database=database)
+    migrate(settings)  # every migration, over HTTP, as against a server
+    return settings
+
+
+@pytest.fixture
+def client(settings: ClickHouseSettings) -> Iterator[Client]:
+    client = connect(settings)
+    yield client
+    client.close()
+
+
+def rows_of(logs: int, offset: int = 0) -> batch.Columns:
+    payloads = [example(userId=f"u{i}", eventId=str(uuid.uuid4())) for i in range(logs)]
+    return batch.build((None, orjson.dumps(p), Source("raw", 0, offset + i)) for i, p in enumerate(payloads)).rows
+
+
+def test_the_sink_writes_through_it_and_skips_a_redelivered_tail(client: Client) -> None:
+    rows = rows_of(200, offset=1_000)
+    ClickHouseSink(client, max_backoff_s=1).write_now(rows)
+    again = ClickHouseSink(client, max_backoff_s=1)  # a worker that was assigned the partition afresh
+    again.write_now(rows)
+    assert again.duplicates_skipped == 600 and again.rows_written == 0
+    assert client.query("SELECT count(), uniqExact(action_id) FROM actions WHERE kafka_offset >= 1000").result_rows \
+        == [(600, 600)]
+
+
+def test_a_statements_settings_do_not_reach_the_next_one(client: Client) -> None:
+    setting = "SELECT value FROM system.settings WHERE name = 'max_execution_time'"
+    assert client.query(setting, settings={"max_execution_time": 7}).result_rows == [("7",)]
+    assert client.query(setting).result_rows == [("0",)]
+
+
+def test_parameters_are_bound_by_the_engine(client: Client) -> None:
+    assert client.query("SELECT {s:String}, {n:UInt8} + 1", parameters={"s": "it's", "n": 41}).result_rows \
+        == [("it's", 42)]
+
+
+def test_errors_carry_the_engines_code(client: Client) -> None:
+    with pytest.raises(DatabaseError, match="UNKNOWN_TABLE") as raised:
+        client.query("SELECT * FROM no_such_table")
+    assert "code: 60" in str(raised.value)
+
+
+def test_a_wrong_key_is_refused(settings: ClickHouseSettings) -> None:
+    wrong = settings.model_copy(update={"clickhouse_dsn": settings.clickhouse_dsn.replace(KEY, "not-the-key")})
+    with pytest.raises(DatabaseError, match="516"):
+        connect(wrong)
+
+
+def test_plain_http_as_curl_sends_it(adapter_url: str, settings: ClickHouseSettings) -> None:
+    auth = ("default", KEY)
+    database = {"database": settings.clickhouse_database}
+    assert httpx.get(f"{adapter_url}/ping").text == "Ok.\n"
+    httpx.post(adapter_url, params=database, auth=auth,
+               content=b"CREATE TABLE curl (n UInt32, s String) ENGINE = MergeTree ORDER BY n").raise_for_status()
+    inserted = httpx.post(adapter_url, params={**database, "query": "INSERT INTO curl FORMAT JSONEachRow"}, auth=auth,
+                          content=b'{"n": 1, "s": "a"}\n{"n": 2, "s": "b\\tc"}\n')
+    assert inserted.status_code == 200, inserted.text
+    assert '"written_rows":"2"' in inserted.headers["x-clickhouse-summary"]
+    answer = httpx.post(adapter_url, params={**database, "default_format": "CSV"}, auth=auth,
+                        content=b"SELECT n, s FROM curl ORDER BY n")
+    assert answer.text == '1,"a"\n2,"b\tc"\n'
+    refused = httpx.post(adapter_url, params=database, auth=auth, content=b"SELEC 1")
+    assert refused.status_code == 400 and refused.headers["x-clickhouse-exception-code"] == "62"
+
+
+def test_a_compressed_body_is_refused_clearly(adapter_url: str) -> None:
+    refused = httpx.post(adapter_url, auth=("default", KEY), content=gzip.compress(b"SELECT 1"),
+                         headers={"Content-Encoding": "gzip"})
+    assert refused.status_code == 500 and "compress=false" in refused.text
