@@ -1,10 +1,12 @@
 """`logstream up` and `logstream broker`: the embedded stack in one foreground command.
 
-Processes: the embedded broker; `logstream query --with-stream` (owns the chDB directory: the
-stream worker writes and the query API reads through it); `logstream producer` (the front door on
-the one base URL: it serves ingest itself and forwards the read routes to the query process).
-Stop order on Ctrl-C / SIGTERM: producer (no new accepts), then the query+stream process (which
-drains the topic into ClickHouse first), then the broker.
+Processes: the embedded broker; `logstream query` (owns the chDB directory, serves the read API
+and the engine on ClickHouse's HTTP interface); `logstream stream` (the stream worker, writing
+through that interface as it would to a ClickHouse server); `logstream producer` (the front door
+on the one base URL: it serves ingest itself and forwards the read routes to the query process).
+With `up_stream_process` off, the stream worker runs inside the query process instead.
+Stop order on Ctrl-C / SIGTERM: producer (no new accepts), then the stream worker (which drains
+the topic into ClickHouse first), then the query process, then the broker.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 import httpx
 
 from logstream.broker import BrokerError, host_port, port_in_use, start_broker
+from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
 from logstream.process import child_popen, stop
 from logstream.settings import KafkaSettings
@@ -32,6 +35,8 @@ log = logging.getLogger("logstream.up")
 
 class UpSettings(ProducerSettings, QuerySettings):
     embedded_broker: bool = True
+    # The stream worker in a process of its own (false: inside the query process, which owns chDB).
+    up_stream_process: bool = True
 
 
 def _stop_event() -> threading.Event:
@@ -108,14 +113,29 @@ def run_up(settings: UpSettings) -> int:
         if settings.embedded_broker:
             children.append(("broker", _broker(settings), 5.0))
         query_url = f"http://{settings.query_host}:{settings.query_port}"
-        # the internal port's /internal/ routes answer the producer alone
-        internal = {"LOGSTREAM_INTERNAL_KEY": (settings.internal_key.get_secret_value() if settings.internal_key
-                                               else secrets.token_urlsafe(32))}
-        query = _spawn(["query", "--with-stream"], {"LOGSTREAM_STREAM_DRAIN_ON_STOP": "true", **internal})
-        children.append(("query+stream", query, settings.stream_drain_timeout_s + 30))
-        if not wait_ready(f"{query_url}/readyz", query, "the stream worker and query API", stopping):
-            return 1 if not stopping.is_set() else 0
-        producer = _spawn(["producer"], {"LOGSTREAM_QUERY_URL": query_url, **internal})
+        # the internal port's /internal/ routes answer the producer alone; /clickhouse/, the stream worker
+        key = settings.internal_key.get_secret_value() if settings.internal_key else secrets.token_urlsafe(32)
+        internal = {"LOGSTREAM_INTERNAL_KEY": key}
+        drain = {"LOGSTREAM_STREAM_DRAIN_ON_STOP": "true"}
+        stream_timeout = settings.stream_drain_timeout_s + 30
+        upstreams = {"LOGSTREAM_QUERY_URL": query_url}
+        if settings.up_stream_process:
+            query = _spawn(["query"], {"LOGSTREAM_QUERY_SERVE_CLICKHOUSE": "true", **internal})
+            children.append(("query", query, 30.0))
+            if not wait_ready(f"{query_url}/readyz", query, "the query API", stopping):
+                return 1 if not stopping.is_set() else 0
+            stream_url = f"http://{settings.stream_host}:{settings.stream_port}"
+            stream = _spawn(["stream"], {"LOGSTREAM_CLICKHOUSE_DSN": embedded_http_dsn(query_url, key), **drain})
+            children.append(("stream", stream, stream_timeout))
+            if not wait_ready(f"{stream_url}/readyz", stream, "the stream worker", stopping):
+                return 1 if not stopping.is_set() else 0
+            upstreams["LOGSTREAM_STREAM_URL"] = stream_url
+        else:
+            query = _spawn(["query", "--with-stream"], {**drain, **internal})
+            children.append(("query+stream", query, stream_timeout))
+            if not wait_ready(f"{query_url}/readyz", query, "the stream worker and query API", stopping):
+                return 1 if not stopping.is_set() else 0
+        producer = _spawn(["producer"], {**upstreams, **internal})
         children.append(("producer", producer, 15.0))
         base = f"http://{settings.host}:{settings.port}"
         if not wait_ready(f"{base}/healthz", producer, "the producer", stopping):

@@ -42,6 +42,7 @@ def stack_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
         "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{data_dir}/clickhouse",
         "LOGSTREAM_LOG_LEVEL": "INFO",
+        "LOGSTREAM_STREAM_PORT": str(free_port()),  # `up`'s stream worker
         **extra,
     }
 

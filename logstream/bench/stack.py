@@ -16,7 +16,13 @@ from logstream.bench.procstats import Tracked, children, cmdline
 from logstream.process import child_popen, stop
 from logstream.supervisor import wait_ready
 
-ROLES = {"tansu": "broker", "--with-stream": "query+stream", "logstream.cli producer": "producer"}
+# A command line's role: the first marker it contains.
+ROLES = {"tansu": "broker", "--with-stream": "query+stream", "logstream.cli query": "query",
+         "logstream.cli stream": "stream", "logstream.cli producer": "producer"}
+
+
+def role_of(command_line: str) -> str | None:
+    return next((name for marker, name in ROLES.items() if marker in command_line), None)
 
 
 def free_port() -> int:
@@ -37,6 +43,7 @@ class Stack:
             return self
         port, self.bootstrap = free_port(), f"127.0.0.1:{free_port()}"
         env = {**os.environ, "LOGSTREAM_PORT": str(port), "LOGSTREAM_QUERY_PORT": str(free_port()),
+               "LOGSTREAM_STREAM_PORT": str(free_port()),
                "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "LOGSTREAM_LOG_LEVEL": "WARNING",
                "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{self.workdir}/clickhouse"}
         log = (self.workdir / "stack.log").open("ab")
@@ -54,10 +61,7 @@ class Stack:
     def tracked(self) -> list[Tracked]:
         if self.process is None:
             return []
-        found = []
-        for pid in children(self.process.pid):
-            line = cmdline(pid)
-            found += [Tracked(name, pid) for marker, name in ROLES.items() if marker in line]
+        found = [Tracked(role, pid) for pid in children(self.process.pid) if (role := role_of(cmdline(pid)))]
         return sorted(found, key=lambda t: t.name)
 
     def stream_status(self) -> dict:

@@ -44,7 +44,7 @@ def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_p
     user = f"drain-{uuid.uuid4()}"
     up, base = start_up(tmp_path, tmp_path / "data")
     children = children_of(up.process.pid)  # type: ignore[union-attr]
-    assert len(children) == 3  # broker, query+stream, producer
+    assert len(children) == 4  # broker, query, stream, producer
     keyed = []
     for start in range(0, 300, 100):
         logs = [example(userId=user, sessionId=f"s{i}") for i in range(start, start + 100)]
@@ -75,6 +75,6 @@ def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_p
 def test_killing_up_leaves_no_orphan(tmp_path: Path) -> None:
     up, _ = start_up(tmp_path, tmp_path / "data")
     children = children_of(up.process.pid)  # type: ignore[union-attr]
-    assert len(children) == 3
+    assert len(children) == 4  # broker, query, stream, producer
     up.kill()
     wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=30, what="the children to exit")
