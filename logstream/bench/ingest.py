@@ -145,11 +145,11 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
         progress.done(f"freshness at half load: p50 {figures['freshness_p50_s'] * 1000:.0f} ms, "
                       f"p95 {figures['freshness_p95_s'] * 1000:.0f} ms")
 
-        names = {"producer": "producer", "query+stream": "stream", "broker": "broker"}
-        for process in tracked:
-            figures[f"{names[process.name]}_cpu_s"] = process.cpu_used()
-            figures[f"{names[process.name]}_peak_rss_mb"] = peak_rss_mb(process.pid)
-            figures[f"{names[process.name]}_rss_file_mb"] = rss_file_mb(process.pid)
+        for process in tracked:  # with the worker inside the query process, its figures are the stream's
+            name = "stream" if process.name == "query+stream" else process.name
+            figures[f"{name}_cpu_s"] = process.cpu_used()
+            figures[f"{name}_peak_rss_mb"] = peak_rss_mb(process.pid)
+            figures[f"{name}_rss_file_mb"] = rss_file_mb(process.pid)
 
         records = [ceilings.log_record(i, SAMPLE) for i in range(profile.ceiling_records)]
         topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
