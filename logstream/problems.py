@@ -40,10 +40,14 @@ def problem_response(status: int, code: str, title: str, detail: str, *,
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _render(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
+def render(exc: ProblemError) -> Response:
     return problem_response(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, headers=exc.headers,
                             extra=exc.extra)
+
+
+def _render(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return render(exc)
 
 
 def _render_http(_: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,7 @@ from producer_api.settings import ProducerSettings
 from producer_api.visibility import require_query_service, wait_visible
 
 router = APIRouter()
+INGEST_PATH = "/v1/logs"
 
 
 # async: FastAPI runs a plain `def` dependency in a thread pool, a hand-off per request
@@ -86,7 +88,7 @@ PROBLEM = {"content": {"application/problem+json": {}}}
 
 
 @router.post(
-    "/v1/logs",
+    INGEST_PATH,
     status_code=202,
     response_model=Accepted,
     summary="Ingest one log or an array of logs",
@@ -105,8 +107,36 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     `wait=visible`, only once every action is also queryable (`"visible": true`). With an
     `Idempotency-Key` header, a retry (kept 24 h at least) publishes nothing and gets the first answer,
     marked `Idempotent-Replayed: true`."""
+    # A plain request (no `wait`, no Idempotency-Key) is answered by producer_api.fastlane, same code.
     if wait is not None:
         require_query_service(upstreams)
+    logs = await read_logs(request, settings)
+    key = request.headers.get(idempotency.HEADER)
+    if key is not None:
+        body = await publish_once(request.app.state.idempotency, check_key(key), logs, publisher, upstreams,
+                                  settings.max_record_bytes)
+        if body.pop("replayed", False):
+            return JSONBytesResponse(body, status_code=202, headers={idempotency.REPLAYED_HEADER: "true"})
+    else:
+        body = await publish(logs, publisher, settings.max_record_bytes)
+    if wait is not None:  # opt-in: the models give the times and types to look for
+        await wait_visible(upstreams, validate_logs(logs.document), body["eventIds"], settings.visible_timeout_s)
+        body["visible"] = True
+    return JSONBytesResponse(body, status_code=202)
+
+
+@dataclass(frozen=True)
+class Logs:
+    """A request's valid logs: the document as sent, its logs, their action count, when it arrived."""
+
+    document: Any
+    documents: list[dict[str, Any]]
+    actions: int
+    received_at: datetime
+
+
+async def read_logs(request: Request, settings: ProducerSettings) -> Logs:
+    """The request's logs, every one valid, or an IngestError that says what is wrong."""
     document = await read_json(request, settings)
     check_log_count(document, settings)
     received_at = datetime.now(UTC)
@@ -115,29 +145,21 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     except InvalidLogError as exc:
         raise InvalidLogsError(f"{len(exc.problems)} problem(s) in the logs; nothing was accepted",
                                errors=[p.as_dict() for p in exc.problems]) from None
-    documents = document if isinstance(document, list) else [document]
-    key = request.headers.get(idempotency.HEADER)
-    if key is not None:
-        body = await publish_once(request.app.state.idempotency, check_key(key), document, documents, actions,
-                                  publisher, upstreams, received_at, settings.max_record_bytes)
-        if body.pop("replayed", False):
-            return JSONBytesResponse(body, status_code=202, headers={idempotency.REPLAYED_HEADER: "true"})
-    else:
-        records, event_ids = records_for(documents, received_at, settings.max_record_bytes)
-        await publisher.publish(records)
-        body = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
-    if wait is not None:  # opt-in: the models give the times and types to look for
-        await wait_visible(upstreams, validate_logs(document), body["eventIds"], settings.visible_timeout_s)
-        body["visible"] = True
-    return JSONBytesResponse(body, status_code=202)
+    return Logs(document, document if isinstance(document, list) else [document], actions, received_at)
 
 
-async def publish_once(store: IdempotencyStore, key: str, document: Any, documents: list[dict[str, Any]],
-                       actions: int, publisher: Publisher, upstreams: Upstreams, received_at: datetime,
+async def publish(logs: Logs, publisher: Publisher, max_record_bytes: int) -> dict[str, Any]:
+    """Publishes the logs with new eventIds; returns the 202's body once the broker acked them all."""
+    records, event_ids = records_for(logs.documents, logs.received_at, max_record_bytes)
+    await publisher.publish(records)
+    return {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}
+
+
+async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher: Publisher, upstreams: Upstreams,
                        max_record_bytes: int) -> dict[str, Any]:
     """Publishes the logs of a keyed request at most once; a retry gets the first answer."""
     require_query_service(upstreams)  # the key store lives behind it
-    digest = request_digest(document)
+    digest = request_digest(logs.document)
     async with store.hold(key):
         entry = await store.lookup(key)
         if entry is not None and entry.digest != digest:
@@ -148,12 +170,12 @@ async def publish_once(store: IdempotencyStore, key: str, document: Any, documen
             raise IdempotencyInProgressError("the first request with this key is still being published",
                                              headers=store.retry_after(entry))
         if entry is None:
-            event_ids = [str(uuid.uuid4()) for _ in documents]
+            event_ids = [str(uuid.uuid4()) for _ in logs.documents]
             await store.record(key, digest, event_ids, "pending")
         else:  # its first attempt died between reserving the key and answering: publish again, flagged
             event_ids = entry.event_ids
-        records, _ = records_for(documents, received_at, max_record_bytes, event_ids)
+        records, _ = records_for(logs.documents, logs.received_at, max_record_bytes, event_ids)
         await publisher.publish(records, headers=REPUBLISHED if entry is not None else None)
-        body = {"eventIds": event_ids, "logs": len(documents), "actions": actions}
+        body = {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}
         await store.record(key, digest, event_ids, "done", orjson.dumps(body).decode())
         return body
