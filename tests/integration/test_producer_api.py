@@ -87,6 +87,9 @@ def test_bad_bodies(client: TestClient, body: bytes, content_type: str, status: 
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == code
+    # a keyed request takes the FastAPI route, a plain one the fast lane: the same answer
+    keyed = post(client, body, content_type, **{"Idempotency-Key": f"k-{uuid.uuid4()}"})
+    assert (keyed.status_code, keyed.json()) == (response.status_code, response.json())
 
 
 def test_a_charset_parameter_or_json_suffix_is_fine(client: TestClient) -> None:
