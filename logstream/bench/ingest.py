@@ -158,7 +158,7 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
         figures["empty_agent_per_s"] = ceilings.empty_agent(stack.bootstrap, topic, len(records))
         progress.done(f"ceiling, empty Faust agent: {figures['empty_agent_per_s']:,.0f} records/s")
         figures["stream_worker_per_s"] = ceilings.stream_worker(stack.bootstrap, topic, len(records), workdir,
-                                                                progress)
+                                                                progress, stack.engine_dsn)
         figures["stream_vs_empty_agent"] = figures["stream_worker_per_s"] / figures["empty_agent_per_s"]
         progress.done(f"stream worker on the same records: {figures['stream_worker_per_s']:,.0f} records/s "
                       f"({figures['stream_vs_empty_agent']:.0%} of the empty agent)")

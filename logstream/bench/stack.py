@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from pathlib import Path
 import httpx
 
 from logstream.bench.procstats import Tracked, children, cmdline
+from logstream.clickhouse import embedded_http_dsn
 from logstream.process import child_popen, stop
-from logstream.supervisor import wait_ready
+from logstream.supervisor import UpSettings, wait_ready
 
 # A command line's role: the first marker it contains.
 ROLES = {"tansu": "broker", "--with-stream": "query+stream", "logstream.cli query": "query",
@@ -36,20 +38,24 @@ class Stack:
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
         self.url = url or ""
+        self.engine_dsn: str | None = None  # the query process's engine, for the stream-worker ceiling
         self.bootstrap = os.environ.get("LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
     def __enter__(self) -> Stack:
         if self.url:
             return self
-        port, self.bootstrap = free_port(), f"127.0.0.1:{free_port()}"
-        env = {**os.environ, "LOGSTREAM_PORT": str(port), "LOGSTREAM_QUERY_PORT": str(free_port()),
-               "LOGSTREAM_STREAM_PORT": str(free_port()),
+        port, query_port, self.bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
+        internal_key = secrets.token_urlsafe(24)
+        env = {**os.environ, "LOGSTREAM_PORT": str(port), "LOGSTREAM_QUERY_PORT": str(query_port),
+               "LOGSTREAM_INTERNAL_KEY": internal_key, "LOGSTREAM_STREAM_PORT": str(free_port()),
                "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "LOGSTREAM_LOG_LEVEL": "WARNING",
                "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{self.workdir}/clickhouse"}
         log = (self.workdir / "stack.log").open("ab")
         self.process = child_popen([sys.executable, "-m", "logstream.cli", "up"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
+        if UpSettings().up_stream_process:
+            self.engine_dsn = embedded_http_dsn(f"http://127.0.0.1:{query_port}", internal_key)
         if not wait_ready(f"{self.url}/readyz", self.process, "the stack", threading.Event(), timeout=120):
             raise RuntimeError(f"the stack did not start; see {self.workdir / 'stack.log'}")
         return self
