@@ -4,6 +4,7 @@ answer, the raw table where they cannot (see query_api/rollups.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -73,8 +74,7 @@ async def get_timeseries(
         grains = aligned_grains(starts[1:], COUNT_GRAINS)
         sql, parameters = stats_queries.timeseries(action_filter, starts, grains)
         counts = {row[0]: row[1:] for row in await store.rows(sql, parameters, max_rows=len(starts) + 1)}
-    zeros = (0,) * len(TYPES)
-    rows = [counts.get(start, zeros) for start in starts]
+    rows = map(counts.get, starts, repeat((0,) * len(TYPES)))
     texts = render_starts(starts, zone)
     if types == TYPES == ("CLICK", "VIEW", "NAVIGATE"):  # the common case, spelled out: it runs per bucket
         buckets = [{"start": text, "total": click + view + navigate,
