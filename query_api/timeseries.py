@@ -117,16 +117,36 @@ def _next_date(day: date, interval: Interval) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+def _local_midnight(zone: ZoneInfo, day: date) -> int:
+    # fold=0: an ambiguous midnight is its first occurrence; a skipped one maps to the change.
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+
+
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Within this of an offset change, a local midnight is left to zoneinfo; farther, it is plain arithmetic.
+NEAR_CHANGE_S = 2 * 86400
+
+
 def _calendar_starts(zone: ZoneInfo, lo: int, hi: int, interval: Interval, limit: int) -> list[int]:
     day = datetime.fromtimestamp(lo, zone).date()
     if interval is Interval.WEEK:
         day -= timedelta(days=day.weekday())
     elif interval is Interval.MONTH:
         day = day.replace(day=1)
+    # Offsets are under a day: a midnight with no offset change within two days of its local time is
+    # that time minus the offset in force (zoneinfo would say the same, slower).
+    since = (day.toordinal() - EPOCH_ORDINAL) * 86400 - NEAR_CHANGE_S
+    offset, changes, pending = _offset(zone, since), offset_changes(zone, since, hi + 2 * NEAR_CHANGE_S), 0
     starts: list[int] = []
     while len(starts) <= limit:
-        # fold=0: an ambiguous midnight is its first occurrence; a skipped one maps to the change.
-        start = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+        local = (day.toordinal() - EPOCH_ORDINAL) * 86400
+        while pending < len(changes) and changes[pending][0] < local - NEAR_CHANGE_S:
+            offset = changes[pending][1]
+            pending += 1
+        if pending < len(changes) and changes[pending][0] <= local + NEAR_CHANGE_S:
+            start = _local_midnight(zone, day)
+        else:
+            start = local - offset
         if start >= hi:
             break
         starts.append(start)
@@ -172,7 +192,6 @@ def render_start(instant: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(instant, zone).isoformat()
 
 
-EPOCH_DATE = date(1970, 1, 1)
 # "THH:MM:00" for every minute of a day: most starts are on a whole minute of the local clock.
 CLOCK = [f"T{minute // 60:02d}:{minute % 60:02d}:00" for minute in range(1440)]
 
@@ -207,7 +226,7 @@ def render_starts(starts: list[int], zone: ZoneInfo) -> list[str]:
         for start in starts[first:last]:
             days, second = divmod(start + offset, 86400)
             if days != day_number:
-                day_number, day_text = days, (EPOCH_DATE + timedelta(days=days)).isoformat()
+                day_number, day_text = days, date.fromordinal(EPOCH_ORDINAL + days).isoformat()
             if second % 60:
                 append(f"{day_text}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{suffix}")
             else:

@@ -15,7 +15,10 @@ from query_api.timeseries import (
     OFFSET_CHUNK_S,
     OFFSET_SAMPLE_S,
     Interval,
+    _calendar_starts,
     _changes_between,
+    _local_midnight,
+    _next_date,
     bucket_starts,
     offset_changes,
     parse_zone,
@@ -135,3 +138,24 @@ def test_render_starts_is_render_start_for_any_instants() -> None:
             hours = [lo - lo % 3600 + 3600 * k for k in range(30)]
             instants = sorted(rng.sample(range(lo, lo + 900 * 86400), 60) + hours)
             assert render_starts(instants, zone) == [render_start(s, zone) for s in instants], name
+
+
+def test_calendar_starts_are_zoneinfo_local_midnights() -> None:
+    """Midnights far from an offset change are computed by arithmetic, the others by zoneinfo: the
+    same as zoneinfo for every one, in zones whose changes fall at or across midnight too."""
+    rng = random.Random(5)
+    for name in [*SAMPLED_ZONES, "America/Havana", "Asia/Beirut", "America/Santiago", "Africa/Cairo", "Asia/Gaza",
+                 "America/Asuncion", "Asia/Amman", "Antarctica/Troll", "Pacific/Kiritimati"]:
+        zone = ZoneInfo(name)
+        for _ in range(8):
+            lo = rng.randrange(SINCE_2000, UNTIL_2100 - 800 * 86400)
+            hi = lo + rng.randrange(1, 700 * 86400)
+            for interval in (Interval.DAY, Interval.WEEK, Interval.MONTH):
+                day = datetime.fromtimestamp(lo, zone).date()
+                day = day - timedelta(days=day.weekday()) if interval is Interval.WEEK else day
+                day = day.replace(day=1) if interval is Interval.MONTH else day
+                expected = []
+                while (start := _local_midnight(zone, day)) < hi:
+                    expected.append(start)
+                    day = _next_date(day, interval)
+                assert _calendar_starts(zone, lo, hi, interval, 10_000) == expected, (name, lo, hi, interval)
