@@ -69,21 +69,21 @@ async def get_timeseries(
     assert action_filter.start is not None and action_filter.end is not None
     starts = bucket_starts(action_filter.start, action_filter.end, interval, zone, settings.query_max_buckets)
     types = types_of(action_filter)
-    counts: dict[int, tuple[int, ...]] = {}
+    counts: dict[int, tuple[int, ...]] = {}  # bucket start -> its row (start, then one count per type)
     if starts:
         grains = aligned_grains(starts[1:], COUNT_GRAINS)
         sql, parameters = stats_queries.timeseries(action_filter, starts, grains)
-        counts = {row[0]: row[1:] for row in await store.rows(sql, parameters, max_rows=len(starts) + 1)}
-    rows = map(counts.get, starts, repeat((0,) * len(TYPES)))
+        counts = {row[0]: row for row in await store.rows(sql, parameters, max_rows=len(starts) + 1)}
+    rows = map(counts.get, starts, repeat((0,) * (1 + len(TYPES))))
     texts = render_starts(starts, zone)
     if types == TYPES == ("CLICK", "VIEW", "NAVIGATE"):  # the common case, spelled out: it runs per bucket
         buckets = [{"start": text, "total": click + view + navigate,
                     "byType": {"CLICK": click, "VIEW": view, "NAVIGATE": navigate}}
-                   for text, (click, view, navigate) in zip(texts, rows, strict=True)]
+                   for text, (_, click, view, navigate) in zip(texts, rows, strict=True)]
     else:
-        columns = [TYPES.index(t) for t in types]
+        columns = [1 + TYPES.index(t) for t in types]
         buckets = [{"start": text, "total": sum(row[i] for i in columns),
-                    "byType": {TYPES[i]: row[i] for i in columns}} for text, row in zip(texts, rows, strict=True)]
+                    "byType": {TYPES[i - 1]: row[i] for i in columns}} for text, row in zip(texts, rows, strict=True)]
     return JSONBytesResponse({"interval": interval.value, "tz": tz, "buckets": buckets})
 
 
