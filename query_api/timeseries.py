@@ -172,7 +172,7 @@ def bucket_starts(start: datetime, end: datetime, interval: Interval, zone: Zone
         starts = boundaries[bisect_right(boundaries, lo) - 1:]
     else:
         starts = _calendar_starts(zone, lo, hi, interval, limit)
-    starts = [s for s in starts if s < hi_exact]
+    starts = starts[:bisect_left(starts, hi_exact)]  # those before `end` (sorted)
     if len(starts) > limit:
         raise _too_many(interval, f"at least {len(starts):,}", limit)
     return starts
