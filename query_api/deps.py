@@ -22,8 +22,9 @@ async def get_settings(request: Request) -> QuerySettings:
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
 
-UserIdQuery = Annotated[str | None, Query(max_length=256, examples=["ABC123XYZ"])]
-SessionIdQuery = Annotated[str | None, Query(max_length=256, examples=["XYZ456ABC"])]
+ID_MAX_LENGTH = 256
+UserIdQuery = Annotated[str | None, Query(max_length=ID_MAX_LENGTH, examples=["ABC123XYZ"])]
+SessionIdQuery = Annotated[str | None, Query(max_length=ID_MAX_LENGTH, examples=["XYZ456ABC"])]
 TypeQuery = Annotated[str | None, Query(description="Comma-separated: CLICK,VIEW,NAVIGATE (any case)",
                                         examples=["CLICK,VIEW"])]
 FromQuery = Annotated[str | None, Query(alias="from", description="Inclusive; ISO 8601 (no offset means UTC)",

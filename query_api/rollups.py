@@ -11,6 +11,7 @@ numbered parameters; every value travels as a server-side parameter.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -97,7 +98,8 @@ def _split(start: int, end: int, grains: tuple[Grain, ...], pieces: Ranges) -> N
 
 def aligned_grains(boundaries: list[int], candidates: tuple[Grain, ...]) -> tuple[Grain, ...]:
     """The grains whose rows never straddle one of these boundaries (epoch seconds)."""
-    return tuple(g for g in candidates if not any(map((g.ms // 1000).__rmod__, boundaries)))
+    step = math.gcd(*boundaries)  # every boundary is a multiple of n iff their gcd is (0 when there are none)
+    return tuple(g for g in candidates if step % (g.ms // 1000) == 0)
 
 
 def range_condition(column: TimeColumn, ranges: list[tuple[int, int]], prefix: str,

@@ -4,17 +4,19 @@ answer, the raw table where they cannot (see query_api/rollups.py)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from itertools import repeat
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from logstream.contract import EARLIEST_TIME, LATEST_TIME, render_time
 from logstream.responses import JSONBytesResponse
 from query_api import stats_queries
-from query_api.deps import FilterDep, FromQuery, SettingsDep, StoreDep, ToQuery, TypeQuery, example
+from query_api.deps import ID_MAX_LENGTH, FilterDep, FromQuery, SettingsDep, StoreDep, ToQuery, TypeQuery, example
 from query_api.errors import InvalidParameterError
 from query_api.filters import ActionFilter, build_filter
 from query_api.rollups import aligned_grains
+from query_api.shortcut import shortcut_route
 from query_api.stats_queries import COUNT_GRAINS, TYPES, Dimension
 from query_api.timeseries import Interval, bucket_starts, parse_zone, render_starts
 
@@ -46,7 +48,6 @@ TIMESERIES_EXAMPLE = {"interval": "hour", "tz": "America/Edmonton", "buckets": [
     {"start": "2018-10-18T22:00:00-06:00", "total": 0, "byType": {"CLICK": 0, "VIEW": 0, "NAVIGATE": 0}}]}
 
 
-@router.get("/v1/stats/timeseries", responses=example(TIMESERIES_EXAMPLE), summary="Actions per time bucket")
 async def get_timeseries(
     store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
     interval: Annotated[Interval, Query(description="Bucket size")] = Interval.HOUR,
@@ -68,23 +69,43 @@ async def get_timeseries(
     assert action_filter.start is not None and action_filter.end is not None
     starts = bucket_starts(action_filter.start, action_filter.end, interval, zone, settings.query_max_buckets)
     types = types_of(action_filter)
-    counts: dict[int, tuple[int, ...]] = {}
+    counts: dict[int, tuple[int, ...]] = {}  # bucket start -> its row (start, then one count per type)
     if starts:
         grains = aligned_grains(starts[1:], COUNT_GRAINS)
         sql, parameters = stats_queries.timeseries(action_filter, starts, grains)
-        counts = {row[0]: row[1:] for row in await store.rows(sql, parameters, max_rows=len(starts) + 1)}
-    zeros = (0,) * len(TYPES)
-    rows = [counts.get(start, zeros) for start in starts]
+        counts = {row[0]: row for row in await store.rows(sql, parameters, max_rows=len(starts) + 1)}
+    rows = map(counts.get, starts, repeat((0,) * (1 + len(TYPES))))
     texts = render_starts(starts, zone)
     if types == TYPES == ("CLICK", "VIEW", "NAVIGATE"):  # the common case, spelled out: it runs per bucket
         buckets = [{"start": text, "total": click + view + navigate,
                     "byType": {"CLICK": click, "VIEW": view, "NAVIGATE": navigate}}
-                   for text, (click, view, navigate) in zip(texts, rows, strict=True)]
+                   for text, (_, click, view, navigate) in zip(texts, rows, strict=True)]
     else:
-        columns = [TYPES.index(t) for t in types]
+        columns = [1 + TYPES.index(t) for t in types]
         buckets = [{"start": text, "total": sum(row[i] for i in columns),
-                    "byType": {TYPES[i]: row[i] for i in columns}} for text, row in zip(texts, rows, strict=True)]
+                    "byType": {TYPES[i - 1]: row[i] for i in columns}} for text, row in zip(texts, rows, strict=True)]
     return JSONBytesResponse({"interval": interval.value, "tz": tz, "buckets": buckets})
+
+
+INTERVALS = frozenset(Interval)
+
+
+def timeseries_arguments(request: Request) -> dict[str, Any] | None:
+    """get_timeseries' arguments read straight from the query string when FastAPI would find every
+    parameter valid (else None: FastAPI then answers, with its own errors). Bad times, types or
+    zones raise here what the filter dependency and the endpoint raise (see query_api/shortcut.py)."""
+    query = request.query_params
+    interval, user_id, session_id = query.get("interval", "hour"), query.get("userId"), query.get("sessionId")
+    if interval not in INTERVALS or len(user_id or "") > ID_MAX_LENGTH or len(session_id or "") > ID_MAX_LENGTH:
+        return None
+    action_filter = build_filter(user_id=user_id, session_id=session_id, type_=query.get("type"),
+                                 start=query.get("from"), end=query.get("to"))
+    return {"store": request.app.state.store, "settings": request.app.state.settings,
+            "action_filter": action_filter, "interval": Interval(interval), "tz": query.get("tz", "UTC")}
+
+
+router.add_api_route("/v1/stats/timeseries", get_timeseries, methods=["GET"], responses=example(TIMESERIES_EXAMPLE),
+                     summary="Actions per time bucket", route_class_override=shortcut_route(timeseries_arguments))
 
 
 SUMMARY_EXAMPLE = {"total": 3, "byType": {"CLICK": 1, "VIEW": 1, "NAVIGATE": 1}, "uniqueUsers": 1,

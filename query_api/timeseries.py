@@ -14,7 +14,7 @@ server's own time-zone tables.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -55,8 +55,14 @@ def _offset(zone: ZoneInfo, instant: int) -> int:
     return int(datetime.fromtimestamp(instant, zone).utcoffset().total_seconds())  # type: ignore[union-attr]
 
 
-def offset_changes(zone: ZoneInfo, lo: int, hi: int) -> list[tuple[int, int]]:
-    """(instant, offset from then on) for each change of the zone's UTC offset in (lo, hi]."""
+# A zone's offset changes are facts of the tz database, not of any answer: they are found once per
+# zone and stretch of OFFSET_CHUNK_S seconds (about a year), then reused by every request in it.
+OFFSET_CHUNK_S = 1 << 25
+
+
+def _changes_between(zone: ZoneInfo, lo: int, hi: int) -> list[tuple[int, int]]:
+    """(instant, offset from then on) for each change of the zone's UTC offset in (lo, hi]: offsets
+    sampled every OFFSET_SAMPLE_S, each change found to the second by bisection."""
     changes = []
     at, offset = lo, _offset(zone, lo)
     while at < hi:
@@ -71,6 +77,21 @@ def offset_changes(zone: ZoneInfo, lo: int, hi: int) -> list[tuple[int, int]]:
             offset = new
         at = then
     return changes
+
+
+@lru_cache(maxsize=4096)
+def _chunk_changes(zone: ZoneInfo, chunk: int) -> tuple[tuple[int, int], ...]:
+    return tuple(_changes_between(zone, chunk * OFFSET_CHUNK_S, (chunk + 1) * OFFSET_CHUNK_S))
+
+
+def offset_changes(zone: ZoneInfo, lo: int, hi: int) -> list[tuple[int, int]]:
+    """(instant, offset from then on) for each change of the zone's UTC offset in (lo, hi]."""
+    if lo >= hi:
+        return []
+    found = []
+    for chunk in range(lo // OFFSET_CHUNK_S, (hi - 1) // OFFSET_CHUNK_S + 1):
+        found += [change for change in _chunk_changes(zone, chunk) if lo < change[0] <= hi]
+    return found
 
 
 def _hour_boundaries(zone: ZoneInfo, lo: int, hi: int) -> list[int]:
@@ -96,16 +117,36 @@ def _next_date(day: date, interval: Interval) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+def _local_midnight(zone: ZoneInfo, day: date) -> int:
+    # fold=0: an ambiguous midnight is its first occurrence; a skipped one maps to the change.
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+
+
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Within this of an offset change, a local midnight is left to zoneinfo; farther, it is plain arithmetic.
+NEAR_CHANGE_S = 2 * 86400
+
+
 def _calendar_starts(zone: ZoneInfo, lo: int, hi: int, interval: Interval, limit: int) -> list[int]:
     day = datetime.fromtimestamp(lo, zone).date()
     if interval is Interval.WEEK:
         day -= timedelta(days=day.weekday())
     elif interval is Interval.MONTH:
         day = day.replace(day=1)
+    # Offsets are under a day: a midnight with no offset change within two days of its local time is
+    # that time minus the offset in force (zoneinfo would say the same, slower).
+    since = (day.toordinal() - EPOCH_ORDINAL) * 86400 - NEAR_CHANGE_S
+    offset, changes, pending = _offset(zone, since), offset_changes(zone, since, hi + 2 * NEAR_CHANGE_S), 0
     starts: list[int] = []
     while len(starts) <= limit:
-        # fold=0: an ambiguous midnight is its first occurrence; a skipped one maps to the change.
-        start = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
+        local = (day.toordinal() - EPOCH_ORDINAL) * 86400
+        while pending < len(changes) and changes[pending][0] < local - NEAR_CHANGE_S:
+            offset = changes[pending][1]
+            pending += 1
+        if pending < len(changes) and changes[pending][0] <= local + NEAR_CHANGE_S:
+            start = _local_midnight(zone, day)
+        else:
+            start = local - offset
         if start >= hi:
             break
         starts.append(start)
@@ -131,7 +172,7 @@ def bucket_starts(start: datetime, end: datetime, interval: Interval, zone: Zone
         starts = boundaries[bisect_right(boundaries, lo) - 1:]
     else:
         starts = _calendar_starts(zone, lo, hi, interval, limit)
-    starts = [s for s in starts if s < hi_exact]
+    starts = starts[:bisect_left(starts, hi_exact)]  # those before `end` (sorted)
     if len(starts) > limit:
         raise _too_many(interval, f"at least {len(starts):,}", limit)
     return starts
@@ -151,7 +192,6 @@ def render_start(instant: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(instant, zone).isoformat()
 
 
-EPOCH_DATE = date(1970, 1, 1)
 # "THH:MM:00" for every minute of a day: most starts are on a whole minute of the local clock.
 CLOCK = [f"T{minute // 60:02d}:{minute % 60:02d}:00" for minute in range(1440)]
 
@@ -163,24 +203,33 @@ def _offset_text(seconds: int) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
+@lru_cache(maxsize=64)
+def _clock(offset: int) -> tuple[str, ...]:
+    """"THH:MM:00<offset>" for every minute of a day, for one UTC offset."""
+    suffix = _offset_text(offset)
+    return tuple(text + suffix for text in CLOCK)
+
+
 def render_starts(starts: list[int], zone: ZoneInfo) -> list[str]:
-    """render_start() of each start (sorted), looking the zone's offset up once per offset change."""
+    """render_start() of each start (sorted), one stretch of the same UTC offset at a time."""
     if not starts:
         return []
     changes = offset_changes(zone, starts[0], starts[-1])
-    offset = _offset(zone, starts[0])
-    suffix, pending, rendered = _offset_text(offset), 0, []
-    day_number, day_text = None, ""
-    for start in starts:
-        while pending < len(changes) and changes[pending][0] <= start:
-            offset = changes[pending][1]
-            suffix = _offset_text(offset)
-            pending += 1
-        days, second = divmod(start + offset, 86400)
-        if days != day_number:
-            day_number, day_text = days, (EPOCH_DATE + timedelta(days=days)).isoformat()
-        if second % 60:
-            rendered.append(f"{day_text}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{suffix}")
-        else:
-            rendered.append(day_text + CLOCK[second // 60] + suffix)
+    segments = [(_offset(zone, starts[0]), starts[0]), *((offset, at) for at, offset in changes)]
+    rendered: list[str] = []
+    append = rendered.append
+    first = 0
+    for index, (offset, _) in enumerate(segments):
+        last = bisect_left(starts, segments[index + 1][1], first) if index + 1 < len(segments) else len(starts)
+        clock, suffix = _clock(offset), _offset_text(offset)
+        day_number, day_text = None, ""
+        for start in starts[first:last]:
+            days, second = divmod(start + offset, 86400)
+            if days != day_number:
+                day_number, day_text = days, date.fromordinal(EPOCH_ORDINAL + days).isoformat()
+            if second % 60:
+                append(f"{day_text}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}{suffix}")
+            else:
+                append(day_text + clock[second // 60])
+        first = last
     return rendered

@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data/bench"),
                         help="where datasets live, one chDB directory per size (default data/bench)")
     parser.add_argument("--output", type=Path, default=Path("bench-results"), help="where to save the JSON results")
+    parser.add_argument("--case", action="append", default=[], metavar="TEXT",
+                        help="only the cases whose name contains TEXT (case-insensitive; repeatable; default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="a small dataset (20,000 actions, 500 users, 30 days) and 5 calls: checks it runs")
 
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     else:
         say(f"reusing the {args.actions:,}-action dataset in {directory}")
-    results = measure(settings, args.calls, args.runs)
+    results = measure(settings, args.calls, args.runs, args.case)
     report(args, directory, results)
     return 0
 
@@ -206,7 +208,7 @@ def cases(client: Any, calls: int) -> list[Case]:
     ]
 
 
-def measure(settings: Any, calls: int, runs: int) -> dict[str, Any]:
+def measure(settings: Any, calls: int, runs: int, only: list[str] | None = None) -> dict[str, Any]:
     import http.client
     from urllib.parse import urlencode
 
@@ -239,6 +241,8 @@ def measure(settings: Any, calls: int, runs: int) -> dict[str, Any]:
             say(f"run {number} of {runs}")
             run_results = []
             for case in cases(client, calls):
+                if only and not any(text.lower() in case.name.lower() for text in only):
+                    continue
                 for path, params in case.requests:  # a warm-up round: the timed HTTP call and its SQL
                     http_call(path, params)         # replay then both find the same caches warm
                 for path, params in case.requests:
@@ -275,7 +279,8 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def report(args: argparse.Namespace, directory: Path, results: dict[str, Any]) -> None:
     results["machine"] = machine()
     sizes = f" --actions {args.actions} --users {args.users} --days {args.days} --calls {args.calls} --runs {args.runs}"
-    results["command"] = "logstream bench query" + (" --quick" if args.quick else sizes)
+    only = "".join(f" --case {text!r}" for text in args.case)
+    results["command"] = "logstream bench query" + (" --quick" if args.quick else sizes) + only
     results["dataset"] = str(directory)
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     lines = [f"{results['actions']:,} actions; {args.calls} calls per case and run, median of {args.runs} run(s); "

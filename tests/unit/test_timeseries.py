@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
 from zoneinfo._common import load_data, load_tzdata
@@ -10,7 +11,20 @@ from zoneinfo._common import load_data, load_tzdata
 import pytest
 
 from query_api.errors import InvalidParameterError, TooManyBucketsError
-from query_api.timeseries import OFFSET_SAMPLE_S, Interval, bucket_starts, parse_zone, render_start, render_starts
+from query_api.timeseries import (
+    OFFSET_CHUNK_S,
+    OFFSET_SAMPLE_S,
+    Interval,
+    _calendar_starts,
+    _changes_between,
+    _local_midnight,
+    _next_date,
+    bucket_starts,
+    offset_changes,
+    parse_zone,
+    render_start,
+    render_starts,
+)
 
 
 def starts(zone: str, interval: Interval, start: str, end: str, limit: int = 10_000) -> list[str]:
@@ -92,3 +106,56 @@ def test_no_zone_changes_its_offset_twice_within_the_sampling_step() -> None:
     zone = ZoneInfo("America/Edmonton")
     assert len({(datetime(2090, 1, 1, tzinfo=UTC) + timedelta(days=d)).astimezone(zone).utcoffset()
                 for d in range(366)}) == 2
+
+
+SINCE_2000, UNTIL_2100 = 946_684_800, 4_102_444_800
+SAMPLED_ZONES = ["America/Edmonton", "Australia/Lord_Howe", "America/Sao_Paulo", "Asia/Kolkata", "Pacific/Chatham",
+                 "Europe/Berlin", "America/St_Johns", "Africa/Casablanca", "Asia/Tehran", "Pacific/Apia", "UTC"]
+
+
+def test_offset_changes_found_per_chunk_are_those_of_the_range() -> None:
+    """Changes are looked up once per zone and chunk (cached): the same as sampling the range itself,
+    across chunk edges too."""
+    rng = random.Random(3)
+    for name in SAMPLED_ZONES:
+        zone = ZoneInfo(name)
+        ranges = [(edge + a, edge + b) for edge in range(SINCE_2000 // OFFSET_CHUNK_S * OFFSET_CHUNK_S, UNTIL_2100,
+                                                          OFFSET_CHUNK_S * 7)
+                  for a, b in ((-1, 0), (0, 1), (-200 * 86400, 200 * 86400))]
+        for _ in range(30):
+            lo = rng.randrange(SINCE_2000, UNTIL_2100)
+            ranges.append((lo, lo + rng.choice([0, 3600, 86400, 40 * 86400, 800 * 86400])))
+        for lo, hi in ranges:
+            assert offset_changes(zone, lo, hi) == _changes_between(zone, lo, hi), (name, lo, hi)
+
+
+def test_render_starts_is_render_start_for_any_instants() -> None:
+    rng = random.Random(4)
+    for name in SAMPLED_ZONES:
+        zone = ZoneInfo(name)
+        for _ in range(10):
+            lo = rng.randrange(SINCE_2000, UNTIL_2100 - 900 * 86400)
+            hours = [lo - lo % 3600 + 3600 * k for k in range(30)]
+            instants = sorted(rng.sample(range(lo, lo + 900 * 86400), 60) + hours)
+            assert render_starts(instants, zone) == [render_start(s, zone) for s in instants], name
+
+
+def test_calendar_starts_are_zoneinfo_local_midnights() -> None:
+    """Midnights far from an offset change are computed by arithmetic, the others by zoneinfo: the
+    same as zoneinfo for every one, in zones whose changes fall at or across midnight too."""
+    rng = random.Random(5)
+    for name in [*SAMPLED_ZONES, "America/Havana", "Asia/Beirut", "America/Santiago", "Africa/Cairo", "Asia/Gaza",
+                 "America/Asuncion", "Asia/Amman", "Antarctica/Troll", "Pacific/Kiritimati"]:
+        zone = ZoneInfo(name)
+        for _ in range(8):
+            lo = rng.randrange(SINCE_2000, UNTIL_2100 - 800 * 86400)
+            hi = lo + rng.randrange(1, 700 * 86400)
+            for interval in (Interval.DAY, Interval.WEEK, Interval.MONTH):
+                day = datetime.fromtimestamp(lo, zone).date()
+                day = day - timedelta(days=day.weekday()) if interval is Interval.WEEK else day
+                day = day.replace(day=1) if interval is Interval.MONTH else day
+                expected = []
+                while (start := _local_midnight(zone, day)) < hi:
+                    expected.append(start)
+                    day = _next_date(day, interval)
+                assert _calendar_starts(zone, lo, hi, interval, 10_000) == expected, (name, lo, hi, interval)
