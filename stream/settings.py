@@ -7,7 +7,7 @@ from logstream.settings import ClickHouseSettings, ContractSettings, KafkaSettin
 
 class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings):
     stream_group: str = Field("logstream-stream", min_length=1)
-    stream_batch_size: int = Field(5000, ge=1, le=200_000)
+    stream_batch_size: int = Field(10_000, ge=1, le=200_000)
     stream_batch_within_s: float = Field(0.2, gt=0, le=60)
     # Longest wait of a fetch on a quiet topic (Faust's own 1.5 s delays records on the embedded broker).
     stream_fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
