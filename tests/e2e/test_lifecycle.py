@@ -75,6 +75,8 @@ def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_p
 def test_killing_up_leaves_no_orphan(tmp_path: Path) -> None:
     up, _ = start_up(tmp_path, tmp_path / "data")
     children = children_of(up.process.pid)  # type: ignore[union-attr]
-    assert len(children) == 4  # broker, query, stream, producer
-    up.kill()
+    try:
+        assert len(children) == 4  # broker, query, stream, producer
+    finally:
+        up.kill()  # a failed assertion must not leave the stack running
     wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=30, what="the children to exit")
