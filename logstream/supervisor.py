@@ -105,10 +105,21 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], what: str, stopping: 
     return False
 
 
+class _NotStarted(Exception):
+    """A child did not become ready (or a stop was asked for first)."""
+
+
 def run_up(settings: UpSettings) -> int:
     stopping = _stop_event()
     children: list[tuple[str, subprocess.Popen[bytes], float]] = []  # name, process, stop timeout
     code = 0
+
+    def start(name: str, args: list[str], env: dict[str, str], ready_url: str, stop_timeout: float) -> None:
+        process = _spawn(args, env)
+        children.append((name, process, stop_timeout))
+        if not wait_ready(ready_url, process, name, stopping):
+            raise _NotStarted
+
     try:
         if settings.embedded_broker:
             children.append(("broker", _broker(settings), 5.0))
@@ -120,26 +131,16 @@ def run_up(settings: UpSettings) -> int:
         stream_timeout = settings.stream_drain_timeout_s + 30
         upstreams = {"LOGSTREAM_QUERY_URL": query_url}
         if settings.up_stream_process:
-            query = _spawn(["query"], {"LOGSTREAM_QUERY_SERVE_CLICKHOUSE": "true", **internal})
-            children.append(("query", query, 30.0))
-            if not wait_ready(f"{query_url}/readyz", query, "the query API", stopping):
-                return 1 if not stopping.is_set() else 0
-            stream_url = f"http://{settings.stream_host}:{settings.stream_port}"
-            stream = _spawn(["stream"], {"LOGSTREAM_CLICKHOUSE_DSN": embedded_http_dsn(query_url, key), **drain})
-            children.append(("stream", stream, stream_timeout))
-            if not wait_ready(f"{stream_url}/readyz", stream, "the stream worker", stopping):
-                return 1 if not stopping.is_set() else 0
-            upstreams["LOGSTREAM_STREAM_URL"] = stream_url
+            start("query", ["query"], {"LOGSTREAM_QUERY_SERVE_CLICKHOUSE": "true", **internal},
+                  f"{query_url}/readyz", 30.0)
+            upstreams["LOGSTREAM_STREAM_URL"] = stream_url = f"http://{settings.stream_host}:{settings.stream_port}"
+            start("stream", ["stream"], {"LOGSTREAM_CLICKHOUSE_DSN": embedded_http_dsn(query_url, key), **drain},
+                  f"{stream_url}/readyz", stream_timeout)
         else:
-            query = _spawn(["query", "--with-stream"], {**drain, **internal})
-            children.append(("query+stream", query, stream_timeout))
-            if not wait_ready(f"{query_url}/readyz", query, "the stream worker and query API", stopping):
-                return 1 if not stopping.is_set() else 0
-        producer = _spawn(["producer"], {**upstreams, **internal})
-        children.append(("producer", producer, 15.0))
+            start("query+stream", ["query", "--with-stream"], {**drain, **internal}, f"{query_url}/readyz",
+                  stream_timeout)
         base = f"http://{settings.host}:{settings.port}"
-        if not wait_ready(f"{base}/healthz", producer, "the producer", stopping):
-            return 1 if not stopping.is_set() else 0
+        start("producer", ["producer"], {**upstreams, **internal}, f"{base}/healthz", 15.0)
         log.info("logstream is up: %s (API docs at %s/docs). Ctrl-C stops it.", base, base)
         while not stopping.is_set():
             for name, process, _ in children:
@@ -148,6 +149,8 @@ def run_up(settings: UpSettings) -> int:
                     code = 1
                     stopping.set()
             stopping.wait(0.2)
+    except _NotStarted:
+        code = 0 if stopping.is_set() else 1
     except BrokerError as exc:
         log.error("%s", exc)
         code = 1

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from tests.conftest import stack_env
 from tests.fixtures import example
@@ -32,19 +33,22 @@ def alive(pid: int) -> bool:
         return stat.read().split(")")[-1].split()[0] != "Z"
 
 
-def start_up(workdir: Path, data: Path) -> tuple[Service, str]:
+def start_up(workdir: Path, data: Path, **extra: str) -> tuple[Service, str]:
     port = free_port()
     env = stack_env(f"127.0.0.1:{free_port()}", data, LOGSTREAM_PORT=str(port),
-                    LOGSTREAM_QUERY_PORT=str(free_port()))
+                    LOGSTREAM_QUERY_PORT=str(free_port()), **extra)
     base = f"http://127.0.0.1:{port}"
     return Service(["up"], env, workdir, "up").start().wait_ready(f"{base}/readyz", timeout=90), base
 
 
-def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream_process", [True, False], ids=["stream-process", "stream-in-query"])
+def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_path: Path,
+                                                                           stream_process: bool) -> None:
     user = f"drain-{uuid.uuid4()}"
-    up, base = start_up(tmp_path, tmp_path / "data")
+    layout = {"LOGSTREAM_UP_STREAM_PROCESS": str(stream_process).lower()}
+    up, base = start_up(tmp_path, tmp_path / "data", **layout)
     children = children_of(up.process.pid)  # type: ignore[union-attr]
-    assert len(children) == 4  # broker, query, stream, producer
+    assert len(children) == (4 if stream_process else 3)  # broker, query, [stream,] producer
     keyed = []
     for start in range(0, 300, 100):
         logs = [example(userId=user, sessionId=f"s{i}") for i in range(start, start + 100)]
@@ -58,7 +62,7 @@ def test_ctrl_c_drains_everything_accepted_and_the_data_survives_a_restart(tmp_p
     assert [pid for pid in children if alive(pid)] == []
     assert "drained" in up.log_path.read_text()
 
-    up, base = start_up(tmp_path, tmp_path / "data")  # a new, empty broker; the same ClickHouse data
+    up, base = start_up(tmp_path, tmp_path / "data", **layout)  # a new, empty broker; the same ClickHouse data
     try:
         actions = all_actions(base, {"userId": user})
         assert len(actions) == 900 and len({a["actionId"] for a in actions}) == 900
