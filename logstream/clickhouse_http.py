@@ -79,15 +79,18 @@ class _Handle:
     database: str | None = None
 
     def prepare(self, database: str | None, settings: Mapping[str, str]) -> None:
+        """This statement's database and settings; the state follows each step, so a failed SET
+        leaves it exact for the next statement."""
         if database and database != self.database:
             self.conn.query(f"USE {quote_identifier(database)}", "TabSeparated")
             self.database = database
         for name in self.settings.keys() - settings.keys():
             self.conn.query(f"SET {quote_identifier(name)} = DEFAULT", "TabSeparated")
+            del self.settings[name]
         for name, value in settings.items():
             if self.settings.get(name) != value:
                 self.conn.query(f"SET {quote_identifier(name)} = {quote_string(value)}", "TabSeparated")
-        self.settings = dict(settings)
+                self.settings[name] = value
 
 
 class Engine:
@@ -107,7 +110,6 @@ class Engine:
             handle.prepare(database, settings)
             result = handle.conn.query(sql, fmt, params=dict(params))
         except Exception as exc:  # chDB raises its own error types; the message carries the code
-            handle.settings = {"__unknown__": ""}  # a SET may have failed half way: reset all next time
             raise EngineError(str(exc)) from exc
         finally:
             self._idle.put(handle)

@@ -120,3 +120,12 @@ def test_a_compressed_body_is_refused_clearly(adapter_url: str) -> None:
     refused = httpx.post(adapter_url, auth=("default", KEY), content=gzip.compress(b"SELECT 1"),
                          headers={"Content-Encoding": "gzip"})
     assert refused.status_code == 500 and "compress=false" in refused.text
+
+
+def test_a_refused_setting_leaves_every_connection_usable(adapter_url: str) -> None:
+    auth, setting = ("default", KEY), b"SELECT value FROM system.settings WHERE name = 'max_threads'"
+    refused = httpx.post(adapter_url, params={"max_threads": "3", "no_such_setting": "1"}, auth=auth,
+                         content=b"SELECT 1")
+    assert refused.status_code == 500 and refused.headers["x-clickhouse-exception-code"] == "115"  # UNKNOWN_SETTING
+    for _ in range(8):  # twice round the pool of four: no connection kept max_threads = 3
+        assert httpx.post(adapter_url, auth=auth, content=setting).text.startswith("auto")
