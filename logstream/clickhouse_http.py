@@ -51,7 +51,9 @@ INSERT_WITH_DATA = re.compile(rb"^\s*INSERT\s+INTO\s+(?P<target>.+?)\s+FORMAT\s+
                               re.IGNORECASE | re.DOTALL)
 MAX_STATEMENT_BYTES = 1 << 20  # an INSERT's statement must end within the body's first MiB
 ERROR_CODE = re.compile(r"Code: (\d+)\.")
-STATUS_OF_CODE = {516: 403, 60: 404, 81: 404, 62: 400, 47: 400, 36: 400, 27: 400, 6: 400, 26: 400, 53: 400, 241: 500}
+# HTTP status of an engine error as a server answers it (others: 500): authentication, unknown table or
+# database, syntax, unknown identifier, bad arguments, unparsable or mistyped values.
+STATUS_OF_CODE = {516: 403, 60: 404, 81: 404, 62: 400, 47: 400, 36: 400, 27: 400, 6: 400, 26: 400, 53: 400}
 FORMAT_CONTENT_TYPES = {"TabSeparated": "text/tab-separated-values; charset=UTF-8",
                         "JSON": "application/json; charset=UTF-8"}
 
