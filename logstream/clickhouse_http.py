@@ -105,7 +105,7 @@ class Engine:
         self.timezone = self.run(None, {}, "SELECT timezone()", "TabSeparated", {})[0].strip().decode()
 
     def run(self, database: str | None, settings: Mapping[str, str], sql: str, fmt: str,
-            params: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+            params: Mapping[str, str], *, inserts: bool = False) -> tuple[bytes, dict[str, str]]:
         """Blocking: one statement; its output in `fmt` (unless it names its own) and its summary."""
         handle = self._idle.get()
         try:
@@ -115,7 +115,7 @@ class Engine:
             raise EngineError(str(exc)) from exc
         finally:
             self._idle.put(handle)
-        return result.bytes() or b"", summary_of(result)
+        return result.bytes() or b"", summary_of(result, inserts=inserts)
 
     def close(self) -> None:
         while not self._idle.empty():
@@ -130,22 +130,23 @@ def quote_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def summary_of(result: Any) -> dict[str, str]:
-    rows, size = result.rows_read(), result.bytes_read()
-    return {"read_rows": str(rows), "read_bytes": str(size), "written_rows": str(rows), "written_bytes": str(size),
+def summary_of(result: Any, *, inserts: bool) -> dict[str, str]:
+    """X-ClickHouse-Summary; an INFILE insert reads exactly the rows it writes."""
+    rows, size = str(result.rows_read()), str(result.bytes_read())
+    written = (rows, size) if inserts else ("0", "0")
+    return {"read_rows": rows, "read_bytes": size, "written_rows": written[0], "written_bytes": written[1],
             "elapsed_ns": str(int(result.elapsed() * 1e9))}
 
 
-def credentials(request: Request) -> tuple[str, str]:
+def password_of(request: Request) -> str:
+    """The password shown as a server takes it (HTTP Basic, X-ClickHouse-Key, or `password`); any user name."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("basic "):
         try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            return user, password
+            return base64.b64decode(header[6:]).decode().partition(":")[2]
         except ValueError:
-            return "", ""
-    return (request.headers.get("x-clickhouse-user") or request.query_params.get("user", ""),
-            request.headers.get("x-clickhouse-key") or request.query_params.get("password", ""))
+            return ""
+    return request.headers.get("x-clickhouse-key") or request.query_params.get("password", "")
 
 
 def error_response(exc: EngineError, query_id: str) -> Response:
@@ -155,20 +156,20 @@ def error_response(exc: EngineError, query_id: str) -> Response:
 
 
 @dataclass
-class Statement:
-    sql: bytes
-    insert_data: AsyncIterator[bytes] | None = None  # the rest of an INSERT's inline data
-    first_data: bytes = b""  # its first bytes, read with the statement
+class InlineInsert:
+    """`INSERT INTO <target> FORMAT <format>` followed by its data, which streams on after the statement."""
 
-    def with_data_in(self, path: str) -> bytes:
-        """An INSERT with inline data, made to read it from a file (`FROM INFILE`)."""
-        match = INSERT_WITH_DATA.match(self.sql)
-        assert match is not None
-        return (b"INSERT INTO " + match["target"] + b" FROM INFILE " + quote_string(path).encode()
-                + b" FORMAT " + match["format"])
+    target: bytes
+    format: bytes
+    first_data: bytes  # read together with the statement
+    rest: AsyncIterator[bytes]
+
+    def from_file(self, path: str) -> bytes:
+        file = quote_string(path).encode()
+        return b"INSERT INTO " + self.target + b" FROM INFILE " + file + b" FORMAT " + self.format
 
 
-async def read_statement(request: Request) -> Statement:
+async def read_statement(request: Request) -> bytes | InlineInsert:
     """The statement: the `query` parameter, then the body; an INSERT's inline data is left to stream."""
     head = request.query_params.get("query", "")
     buffered = bytearray((head + "\n").encode() if head else b"")
@@ -181,8 +182,8 @@ async def read_statement(request: Request) -> Statement:
     if match is None:
         async for chunk in body:  # not an insert with data: the whole body is the statement
             buffered += chunk
-        return Statement(bytes(buffered))
-    return Statement(bytes(buffered[:match.end()]), body, bytes(buffered[match.end():]))
+        return bytes(buffered)
+    return InlineInsert(match["target"], match["format"], bytes(buffered[match.end():]), body)
 
 
 def create_app(path: str, password: str, *, connections: int = 4) -> Starlette:
@@ -195,23 +196,22 @@ def create_app(path: str, password: str, *, connections: int = 4) -> Starlette:
 
     async def execute(request: Request) -> Response:
         query_id = request.query_params.get("query_id") or str(uuid.uuid4())
-        _, shown = credentials(request)
-        if not hmac.compare_digest(shown.encode(), expected):
+        if not hmac.compare_digest(password_of(request).encode(), expected):
             return error_response(AUTHENTICATION_FAILED, query_id)
+        if request.headers.get("content-encoding", "identity") != "identity":
+            return error_response(UNSUPPORTED_ENCODING, query_id)
         params = request.query_params
         settings = {k: v for k, v in params.items() if k not in TRANSPORT_PARAMETERS and not k.startswith("param_")}
         bind = {k.removeprefix("param_"): v for k, v in params.items() if k.startswith("param_")}
         fmt = params.get("default_format", "TabSeparated")
-        if request.headers.get("content-encoding", "identity") != "identity":
-            return error_response(UNSUPPORTED_ENCODING, query_id)
         statement = await read_statement(request)
-        sql, data_file = statement.sql, None
+        sql, data_file = statement, None
         try:
-            if statement.insert_data is not None:
-                data_file = await _spool(statement.first_data, statement.insert_data)
-                sql = statement.with_data_in(data_file)
+            if isinstance(statement, InlineInsert):
+                data_file = await _spool(statement.first_data, statement.rest)
+                sql = statement.from_file(data_file)
             output, summary = await asyncio.to_thread(engine.run, params.get("database"), settings,
-                                                      sql.decode(), fmt, bind)
+                                                      sql.decode(), fmt, bind, inserts=data_file is not None)
         except EngineError as exc:
             log.debug("statement refused: %s", exc)
             return error_response(exc, query_id)

@@ -129,3 +129,8 @@ def test_a_refused_setting_leaves_every_connection_usable(adapter_url: str) -> N
     assert refused.status_code == 500 and refused.headers["x-clickhouse-exception-code"] == "115"  # UNKNOWN_SETTING
     for _ in range(8):  # twice round the pool of four: no connection kept max_threads = 3
         assert httpx.post(adapter_url, auth=auth, content=setting).text.startswith("auto")
+
+
+def test_only_an_insert_reports_written_rows(adapter_url: str) -> None:
+    answer = httpx.post(adapter_url, auth=("default", KEY), content=b"SELECT number FROM numbers(5)")
+    assert '"written_rows":"0"' in answer.headers["x-clickhouse-summary"]
