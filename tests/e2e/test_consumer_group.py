@@ -14,23 +14,17 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
-
 from logstream.clickhouse import embedded_http_dsn
 from tests.conftest import stack_env
-from tests.e2e.test_faults import expected_ids
-from tests.e2e.workers import records
-from tests.support import Service, all_actions, free_port, produce_raw, wait_until
+from tests.e2e.workers import assert_exactly, expected_ids, records, stream_status
+from tests.support import Service, free_port, produce_raw, wait_until
 
 INTERNAL_KEY = "consumer-group-test-key-0123456789"
 LOGS = 60_000
 
 
 def status(port: int) -> dict:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=3).json()["checks"]["stream"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        return {}
+    return stream_status(f"http://127.0.0.1:{port}")
 
 
 def test_two_workers_in_one_group_one_killed_mid_stream(broker: str, tmp_path: Path) -> None:
@@ -63,12 +57,7 @@ def test_two_workers_in_one_group_one_killed_mid_stream(broker: str, tmp_path: P
         workers[0].process.wait(timeout=30)  # type: ignore[union-attr]
         producing.join(timeout=120)
 
-        expected = expected_ids(event_ids)
-        actions = wait_until(lambda: a if len(a := all_actions(f"http://127.0.0.1:{query_port}", {})) >= len(expected)
-                             else None, timeout=180, what=f"{len(expected)} actions", interval=2)
-        ids = [a["actionId"] for a in actions]
-        assert len(ids) == len(set(ids)), "duplicates in ClickHouse"
-        assert set(ids) == expected, f"{len(expected - set(ids))} lost, {len(set(ids) - expected)} unexpected"
+        assert_exactly(f"http://127.0.0.1:{query_port}", expected_ids(event_ids))
         survivor = status(ports[1])
         assert len(survivor["assigned_partitions"]) == 6, "the survivor took over every partition"
         assert survivor["duplicates_skipped"] > 0, "the killed worker's uncommitted rows were re-delivered and skipped"

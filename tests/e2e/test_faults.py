@@ -8,37 +8,16 @@ import random
 import signal
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import orjson
 
 from logstream.bench.loadgen import run_load
-from stream.split import action_id_of
 from tests.conftest import stack_env
-from tests.e2e.workers import Worker, records
+from tests.e2e.workers import Worker, assert_exactly, expected_ids, records
 from tests.fixtures import example
 from tests.support import Service, all_actions, free_port, produce_raw, wait_until
-
-
-def expected_ids(event_ids: list[uuid.UUID]) -> set[str]:
-    return {str(action_id_of(e, i)) for e in event_ids for i in range(3)}
-
-
-def stored(worker: Worker) -> list[dict]:
-    try:
-        return all_actions(worker.base, {})
-    except AssertionError:  # 503 while ClickHouse is unavailable
-        return []
-
-
-def assert_exactly(worker: Worker, expected: set[str], timeout: float = 180) -> None:
-    actions = wait_until(lambda: a if len(a := stored(worker)) >= len(expected) else None,
-                         timeout=timeout, what=f"{len(expected)} actions", interval=2)
-    ids = [a["actionId"] for a in actions]
-    assert len(ids) == len(set(ids)), "duplicates in ClickHouse"
-    assert set(ids) == expected, f"{len(expected - set(ids))} lost, {len(set(ids) - expected)} unexpected"
 
 
 def test_sigkill_at_random_points_during_a_100k_log_stream(broker: str, tmp_path: Path) -> None:
@@ -57,7 +36,7 @@ def test_sigkill_at_random_points_during_a_100k_log_stream(broker: str, tmp_path
             kills += 1
             worker.start()
         producing.join(timeout=120)
-        assert_exactly(worker, expected_ids(event_ids))
+        assert_exactly(worker.base, expected_ids(event_ids))
     finally:
         producing.join(timeout=120)
         worker.service.stop()  # type: ignore[union-attr]
@@ -81,7 +60,7 @@ def test_clickhouse_unavailable_for_20_s_mid_stream(broker: str, tmp_path: Path)
 
         failing = outage(20, batch[10_000:20_000])
         assert failing["ok"] is False and failing["rows_written"] == 30_000
-        assert_exactly(worker, expected_ids(event_ids[:20_000]), timeout=120)  # caught up after the outage
+        assert_exactly(worker.base, expected_ids(event_ids[:20_000]), timeout=120)  # caught up after the outage
         assert worker.status()["ok"] is True
 
         outage(30, batch[20_000:])
@@ -89,7 +68,7 @@ def test_clickhouse_unavailable_for_20_s_mid_stream(broker: str, tmp_path: Path)
         worker.service.signal(signal.SIGKILL)  # type: ignore[union-attr]
         worker.service.process.wait(timeout=30)  # type: ignore[union-attr]
         worker.start()  # a detached table is attached again when the engine starts
-        assert_exactly(worker, expected_ids(event_ids))
+        assert_exactly(worker.base, expected_ids(event_ids))
     finally:
         worker.service.stop()  # type: ignore[union-attr]
 

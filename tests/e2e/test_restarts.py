@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.split import action_id_of
-from tests.e2e.workers import Worker, records
+from tests.e2e.workers import Worker, expected_ids, records
 from tests.support import all_actions, produce_raw, wait_until
 
 LOGS = 20_000
@@ -31,7 +30,7 @@ def test_restart_mid_stream_loses_and_duplicates_nothing(broker: str, tmp_path: 
 
     worker.start()
     try:
-        expected = {str(action_id_of(e, i)) for e in event_ids for i in range(3)}
+        expected = expected_ids(event_ids)
         actions = wait_until(lambda: a if len(a := all_actions(worker.base, {})) >= len(expected) else None,
                              timeout=120, what=f"{len(expected)} actions", interval=1)
         ids = [a["actionId"] for a in actions]

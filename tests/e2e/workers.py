@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import orjson
 
+from stream.split import action_id_of
 from tests.conftest import stack_env
 from tests.fixtures import example
-from tests.support import Service, free_port
+from tests.support import Service, all_actions, free_port, wait_until
 
 
 @dataclass
@@ -43,10 +44,35 @@ class Worker:
         return self
 
     def status(self) -> dict:
+        return stream_status(self.base)
+
+
+def stream_status(base: str) -> dict:
+    """The stream worker's status from a service's /readyz ({} while it cannot answer)."""
+    try:
+        return httpx.get(f"{base}/readyz", timeout=3).json()["checks"]["stream"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return {}
+
+
+def expected_ids(event_ids: list[uuid.UUID]) -> set[str]:
+    """The action ids of `records`' logs (three actions each)."""
+    return {str(action_id_of(e, i)) for e in event_ids for i in range(3)}
+
+
+def assert_exactly(base: str, expected: set[str], timeout: float = 180) -> None:
+    """Waits until the query API at `base` has as many actions as expected, then: each of them once."""
+    def stored() -> list[dict]:
         try:
-            return httpx.get(f"{self.base}/readyz", timeout=3).json()["checks"]["stream"]
-        except (httpx.HTTPError, ValueError, KeyError):
-            return {}
+            return all_actions(base, {})
+        except AssertionError:  # 503 while ClickHouse is unavailable
+            return []
+
+    actions = wait_until(lambda: a if len(a := stored()) >= len(expected) else None,
+                         timeout=timeout, what=f"{len(expected)} actions", interval=2)
+    ids = [a["actionId"] for a in actions]
+    assert len(ids) == len(set(ids)), "duplicates in ClickHouse"
+    assert set(ids) == expected, f"{len(expected - set(ids))} lost, {len(set(ids) - expected)} unexpected"
 
 
 def records(count: int, prefix: str = "user") -> tuple[list[uuid.UUID], list[tuple[bytes, bytes]]]:
