@@ -82,11 +82,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
 
 def mount_clickhouse(app: FastAPI, settings: QuerySettings) -> Engine:
     """Serve this process's engine to other processes' stream workers (logstream.clickhouse_http)."""
-    dsn = resolved_dsn(settings.clickhouse_dsn)
-    if not dsn.startswith("chdb://") or settings.internal_key is None:
-        raise RuntimeError("LOGSTREAM_QUERY_SERVE_CLICKHOUSE needs an embedded (chdb://) LOGSTREAM_CLICKHOUSE_DSN "
-                           "and LOGSTREAM_INTERNAL_KEY")
-    adapter = clickhouse_http.create_app(dsn.removeprefix("chdb://"), settings.internal_key.get_secret_value())
+    assert settings.internal_key is not None  # QuerySettings refuses to serve the engine without one
+    path = resolved_dsn(settings.clickhouse_dsn).removeprefix("chdb://")
+    adapter = clickhouse_http.create_app(path, settings.internal_key.get_secret_value())
     app.mount(CLICKHOUSE_PATH.rstrip("/"), adapter)
     return adapter.state.engine
 

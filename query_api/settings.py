@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from logstream.settings import KeySettings, Port
 from stream.settings import StreamSettings
@@ -28,3 +30,9 @@ class QuerySettings(StreamSettings, KeySettings):
     # Exports stream in windows of time, each its own query with these limits.
     query_export_max_rows: int = Field(100_000_000, ge=1)
     query_export_max_execution_s: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _engine_to_serve(self) -> Self:
+        if self.query_serve_clickhouse and not (self.clickhouse_dsn.startswith("chdb://") and self.internal_key):
+            raise ValueError("query_serve_clickhouse needs an embedded (chdb://) clickhouse_dsn and an internal_key")
+        return self

@@ -25,6 +25,7 @@ def test_topic_defaults_match_the_spec() -> None:
     ("stream", "LOGSTREAM_STREAM_BATCH_SIZE", "0"),
     ("migrate", "LOGSTREAM_CLICKHOUSE_DSN", "mysql://db"),
     ("up", "LOGSTREAM_KAFKA_COMPRESSION", "brotli"),
+    ("query", "LOGSTREAM_QUERY_SERVE_CLICKHOUSE", "true"),  # without an internal key to ask for
 ])
 def test_a_bad_variable_refuses_to_boot_with_one_line_naming_it(command: str, variable: str, value: str) -> None:
     result = subprocess.run([sys.executable, "-m", "logstream.cli", command], env={**os.environ, variable: value},
