@@ -18,12 +18,12 @@ from starlette.middleware.cors import CORSMiddleware
 
 from logstream import __version__, openapi, problems
 from logstream.contract import LogIn
+from logstream.fastlane import FastLane
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
 from producer_api import compat, routes
 from producer_api.errors import IngestError
-from producer_api.fastlane import IngestFastLane
 from producer_api.gateway import Upstreams, forwarding_router
 from producer_api.idempotency import IdempotencyStore
 from producer_api.publisher import Publisher
@@ -80,7 +80,8 @@ def create_app(settings: ProducerSettings) -> FastAPI:
 
     if settings.query_url:
         app.include_router(forwarding_router())  # last: only what nothing above matched
-    app.add_middleware(IngestFastLane)  # innermost: inside the guard that protect() adds
+    # innermost: inside the guard that protect() adds
+    app.add_middleware(FastLane, answers={("POST", routes.INGEST_PATH): routes.ingest_lane})
     protect(app, settings)
     return app
 

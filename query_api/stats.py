@@ -8,6 +8,7 @@ from itertools import repeat
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
 from logstream.contract import EARLIEST_TIME, LATEST_TIME, render_time
 from logstream.responses import JSONBytesResponse
@@ -16,7 +17,6 @@ from query_api.deps import ID_MAX_LENGTH, FilterDep, FromQuery, SettingsDep, Sto
 from query_api.errors import InvalidParameterError
 from query_api.filters import ActionFilter, build_filter
 from query_api.rollups import aligned_grains
-from query_api.shortcut import shortcut_route
 from query_api.stats_queries import COUNT_GRAINS, TYPES, Dimension
 from query_api.timeseries import Interval, bucket_starts, parse_zone, render_starts
 
@@ -48,6 +48,7 @@ TIMESERIES_EXAMPLE = {"interval": "hour", "tz": "America/Edmonton", "buckets": [
     {"start": "2018-10-18T22:00:00-06:00", "total": 0, "byType": {"CLICK": 0, "VIEW": 0, "NAVIGATE": 0}}]}
 
 
+@router.get("/v1/stats/timeseries", responses=example(TIMESERIES_EXAMPLE), summary="Actions per time bucket")
 async def get_timeseries(
     store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
     interval: Annotated[Interval, Query(description="Bucket size")] = Interval.HOUR,
@@ -93,7 +94,7 @@ INTERVALS = frozenset(Interval)
 def timeseries_arguments(request: Request) -> dict[str, Any] | None:
     """get_timeseries' arguments read straight from the query string when FastAPI would find every
     parameter valid (else None: FastAPI then answers, with its own errors). Bad times, types or
-    zones raise here what the filter dependency and the endpoint raise (see query_api/shortcut.py)."""
+    zones raise here what the filter dependency and the endpoint raise (see logstream/fastlane.py)."""
     query = request.query_params
     interval, user_id, session_id = query.get("interval", "hour"), query.get("userId"), query.get("sessionId")
     if interval not in INTERVALS or len(user_id or "") > ID_MAX_LENGTH or len(session_id or "") > ID_MAX_LENGTH:
@@ -104,8 +105,10 @@ def timeseries_arguments(request: Request) -> dict[str, Any] | None:
             "action_filter": action_filter, "interval": Interval(interval), "tz": query.get("tz", "UTC")}
 
 
-router.add_api_route("/v1/stats/timeseries", get_timeseries, methods=["GET"], responses=example(TIMESERIES_EXAMPLE),
-                     summary="Actions per time bucket", route_class_override=shortcut_route(timeseries_arguments))
+async def timeseries_lane(request: Request) -> Response | None:
+    """get_timeseries for a request the fast lane (logstream/fastlane.py) may answer; None for any other."""
+    arguments = timeseries_arguments(request)
+    return None if arguments is None else await get_timeseries(**arguments)
 
 
 SUMMARY_EXAMPLE = {"total": 3, "byType": {"CLICK": 1, "VIEW": 1, "NAVIGATE": 1}, "uniqueUsers": 1,

@@ -137,18 +137,18 @@ TIMESERIES_QUERIES = [
 ]
 
 
-def test_timeseries_shortcut_answers_as_fastapi_does(client: TestClient) -> None:
-    """Plain requests skip FastAPI's parameter machinery (query_api/shortcut.py): every answer, error
-    or not, is the same as FastAPI's own, which a dependency override forces."""
+def test_timeseries_fast_lane_answers_as_fastapi_does(client: TestClient) -> None:
+    """Plain requests are answered beneath FastAPI's routing (logstream/fastlane.py): every answer,
+    error or not, is the same as FastAPI's own, which a dependency override forces."""
     from query_api.deps import get_settings
 
     app = client.app
     answers = [client.get(f"/v1/stats/timeseries?{query}") for query in TIMESERIES_QUERIES]
     app.dependency_overrides[get_settings] = get_settings  # type: ignore[attr-defined]
     try:
-        for query, shortcut in zip(TIMESERIES_QUERIES, answers, strict=True):
+        for query, fast in zip(TIMESERIES_QUERIES, answers, strict=True):
             full = client.get(f"/v1/stats/timeseries?{query}")
-            assert (shortcut.status_code, shortcut.headers["content-type"], shortcut.content) == (
+            assert (fast.status_code, fast.headers["content-type"], fast.content) == (
                 full.status_code, full.headers["content-type"], full.content), query
     finally:
         app.dependency_overrides.clear()  # type: ignore[attr-defined]
