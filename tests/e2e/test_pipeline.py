@@ -104,3 +104,9 @@ def test_one_base_url_documents_the_whole_api(stack: Stack) -> None:
     assert {"/v1/logs", "/v1/actions", "/healthz", "/readyz"} <= set(paths)
     assert "post" in paths["/v1/logs"] and "get" in paths["/v1/logs"]
     assert httpx.get(f"{stack.base_url}/docs").status_code == 200
+
+
+def test_a_forwarded_answer_has_one_date_and_one_server_header(stack: Stack) -> None:
+    response = httpx.get(f"{stack.base_url}/v1/actions", params={"limit": 1})
+    assert response.status_code == 200
+    assert len(response.headers.get_list("date")) == 1 and len(response.headers.get_list("server")) == 1
