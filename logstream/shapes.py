@@ -76,3 +76,8 @@ def documented(refusals: dict[int, str], *seeds: str) -> dict[int | str, dict[st
                                   "schema": {"type": "string"}}}
     return {status: {"description": description, "headers": header, "content": {"application/json": {"schema": schema}}}
             for status, description in refusals.items()}
+
+
+def example(body: Any) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` showing a compatibility route's 200 answer (merge it with `documented`)."""
+    return {200: {"content": {"application/json": {"example": body}}}}

@@ -31,6 +31,14 @@ from producer_api.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
 
+# GET /readyz under `logstream up`: the broker, then the query service's checks (its stream worker's too)
+READY_EXAMPLE = {"ready": True, "checks": {
+    "broker": {"ok": True, "detail": "reachable"}, "clickhouse": {"ok": True, "detail": "reachable"},
+    "migrations": {"ok": True, "detail": "applied"},
+    "stream": {"ok": True, "detail": "consuming", "assigned_partitions": [0, 1, 2, 3, 4, 5], "records": 1520,
+               "rows_written": 4560, "duplicates_skipped": 0, "dead_letters": 0,
+               "first_batch_at": 1539920248.25, "last_batch_at": 1539920848.5}}}
+
 DESCRIPTION = """Product-analytics user action logs. Clients POST logs; analysts query actions.
 Every error is RFC 9457 `application/problem+json` with a `code` (and an `errors` list of
 `{path, code, message}` for contract violations)."""
@@ -57,12 +65,14 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(compat.router)
 
-    @app.get("/healthz", summary="The process is alive")
+    @app.get("/healthz", summary="The process is alive",
+             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", summary="Broker, ClickHouse, migrations and stream are all ready",
-             responses={503: {"description": "Not ready: the same body, with the failing checks"}})
+             responses={200: {"content": {"application/json": {"example": READY_EXAMPLE}}},
+                        503: {"description": "Not ready: the same body, with the failing checks"}})
     async def readyz(request: Request) -> JSONBytesResponse:
         ok = await asyncio.to_thread(broker_reachable, settings, 2.0)
         checks: dict[str, Any] = {"broker": {"ok": ok, "detail": "reachable" if ok else "unreachable"}}

@@ -86,6 +86,7 @@ BODY_SCHEMA = {
     }},
 }
 PROBLEM = {"content": {"application/problem+json": {}}}
+ACCEPTED_EXAMPLE = {"eventIds": ["4c0c6d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e"], "logs": 1, "actions": 3}  # BODY_SCHEMA's
 
 
 @router.post(
@@ -94,7 +95,8 @@ PROBLEM = {"content": {"application/problem+json": {}}}
     response_model=Accepted,
     summary="Ingest one log or an array of logs",
     openapi_extra={"requestBody": BODY_SCHEMA},
-    responses={400: {"description": "Not JSON, or every contract violation with its path and code", **PROBLEM},
+    responses={202: {"content": {"application/json": {"example": ACCEPTED_EXAMPLE}}},
+               400: {"description": "Not JSON, or every contract violation with its path and code", **PROBLEM},
                413: {"description": "Body over the size limit", **PROBLEM},
                415: {"description": "Not application/json", **PROBLEM},
                409: {"description": "Idempotency-Key: its first request is still in progress", **PROBLEM},

@@ -138,3 +138,24 @@ def store_records(settings: Any, payloads: list[bytes], topic: str = "raw") -> N
 
     rows = batch.build((None, value, Source(topic, 0, offset)) for offset, value in enumerate(payloads)).rows
     ClickHouseSink(connect(settings), max_backoff_s=1).write_now(rows)
+
+
+def success_examples(operation: dict[str, Any]) -> dict[str, list[Any]]:
+    """The examples an OpenAPI operation shows for its success answer (its lowest 2xx), per media type:
+    its `example`, or the values of its named `examples`."""
+    status = min(code for code in operation["responses"] if code.startswith("2"))
+    content = operation["responses"][status].get("content", {})
+    return {media: [body["example"]] if "example" in body else [e["value"] for e in body.get("examples", {}).values()]
+            for media, body in content.items()}
+
+
+def same_shape(answer: Any, example: Any) -> bool:
+    """Whether a JSON answer has the structure of a documented example, values aside: objects with the same
+    keys in the same order, each item of an array shaped like one of the example's items, and other values
+    of the same type (as parsed: an int is not a float)."""
+    if isinstance(example, dict):
+        return (isinstance(answer, dict) and list(answer) == list(example)
+                and all(same_shape(answer[key], example[key]) for key in example))
+    if isinstance(example, list):
+        return isinstance(answer, list) and all(any(same_shape(item, e) for e in example) for item in answer)
+    return type(answer) is type(example)

@@ -20,7 +20,9 @@ BODY = {"content": {"application/json": {"schema": {"oneOf": [
 
 
 @router.post("/logs/", summary="003 (an array of logs) or 004 (one log object)", openapi_extra={"requestBody": BODY},
-             responses={200: {"description": "003: stored"}, 201: {"description": "004: stored (no body)"},
+             responses={200: {"description": "003: stored",
+                              "content": {"application/json": {"example": seed003.SUCCESS}}},
+                        201: {"description": "004: stored (no body)"},
                         **shapes.documented(shapes.WRITE_REFUSALS, "seed003", "seed004")})
 async def post_logs(request: Request) -> Response:
     """003: 200 `{"success":true}`, or 400 `{"success":false,"code":...}` with its first failure.

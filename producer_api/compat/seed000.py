@@ -16,14 +16,15 @@ from producer_api.compat.ingest import describe, is_identifier, read_document, s
 
 router = APIRouter(tags=["compatibility: 000"])
 REGISTRY_TIMEOUT_S = 10.0
+SUCCESS = {"status": "success"}  # every route's answer, and its example
+ANSWERS = {**shapes.example(SUCCESS), **shapes.documented(shapes.WRITE_REFUSALS, "seed000")}
 
 
 def refuse(code: str, detail: str) -> SeedError:
     return SeedError(shapes.seed000, 400, code, detail)
 
 
-@router.post("/api/v1/log", summary="000: send one log (its user must be registered)",
-             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
+@router.post("/api/v1/log", summary="000: send one log (its user must be registered)", responses=ANSWERS)
 @in_shape(shapes.seed000)
 async def send_log(request: Request) -> Response:
     """200 `{"status":"success"}` once the log's actions are queryable; 400 `{"status":"failed"}` if the log
@@ -40,7 +41,7 @@ async def send_log(request: Request) -> Response:
     if not answer.get("registered"):
         raise refuse("user_not_registered", f"user {logs[0].userId[:64]!r} is not registered; POST /testusers first")
     await store(request, logs, [document])
-    return JSONBytesResponse({"status": "success"})
+    return JSONBytesResponse(SUCCESS)
 
 
 def user_ids(document: Any) -> list[str] | None:
@@ -51,10 +52,8 @@ def user_ids(document: Any) -> list[str] | None:
     return [user["userId"] for user in users]
 
 
-@router.post("/testusers", summary="000: register test users (idempotent)",
-             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
-@router.post("/api/v1/testusers", summary="000: register test users (idempotent)",
-             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed000"))
+@router.post("/testusers", summary="000: register test users (idempotent)", responses=ANSWERS)
+@router.post("/api/v1/testusers", summary="000: register test users (idempotent)", responses=ANSWERS)
 @in_shape(shapes.seed000)
 async def add_test_users(request: Request) -> Response:
     """`{"users":[{"userId":"..."}]}`: 200 `{"status":"success"}`, also for users already registered."""
@@ -63,4 +62,4 @@ async def add_test_users(request: Request) -> Response:
         raise refuse("invalid_users", 'the body must be {"users": [{"userId": "..."}, ...]}')
     await request.app.state.upstreams.call("POST", "/internal/users", json={"userIds": ids},
                                            timeout=REGISTRY_TIMEOUT_S)
-    return JSONBytesResponse({"status": "success"})
+    return JSONBytesResponse(SUCCESS)

@@ -12,6 +12,7 @@ from logstream.responses import JSONBytesResponse
 from producer_api.compat.ingest import describe, read_document, store, validate
 
 router = APIRouter(tags=["compatibility: 001"])
+SUBMITTED = {"status": "logs submitted"}  # the answer, and its example
 
 
 def refuse(code: str, detail: str) -> SeedError:
@@ -19,7 +20,7 @@ def refuse(code: str, detail: str) -> SeedError:
 
 
 @router.post("/api/submitlogs", summary="001: submit one log",
-             responses=shapes.documented(shapes.WRITE_REFUSALS, "seed001_write"))
+             responses={**shapes.example(SUBMITTED), **shapes.documented(shapes.WRITE_REFUSALS, "seed001_write")})
 @in_shape(shapes.seed001_write)
 async def submit_logs(request: Request) -> Response:
     """200 `{"status":"logs submitted"}` once stored and queryable. A body that is missing, not JSON or
@@ -36,4 +37,4 @@ async def submit_logs(request: Request) -> Response:
     except InvalidLogError as exc:
         raise refuse("invalid_logs", describe(exc.problems)) from None
     await store(request, logs, [document])
-    return JSONBytesResponse({"status": "logs submitted"})
+    return JSONBytesResponse(SUBMITTED)

@@ -14,9 +14,11 @@ from producer_api.compat.ingest import describe, read_document, store, validate
 
 router = APIRouter(tags=["compatibility: 002"])
 ACTION_LESS = frozenset({("actions", "missing_field"), ("actions", "empty")})
+SUCCESS = {"success": True}  # the answer, and its example
 
 
-@router.post("/log", summary="002: post one log", responses=shapes.documented(shapes.WRITE_REFUSALS, "seed002"))
+@router.post("/log", summary="002: post one log",
+             responses={**shapes.example(SUCCESS), **shapes.documented(shapes.WRITE_REFUSALS, "seed002")})
 @in_shape(shapes.seed002)
 async def post_log(request: Request) -> Response:
     """200 `{"success":true}` once the log's actions are queryable. A log without actions (absent or
@@ -28,7 +30,7 @@ async def post_log(request: Request) -> Response:
         logs = validate(request, document)
     except InvalidLogError as exc:
         if {(p.path, p.code) for p in exc.problems} <= ACTION_LESS:
-            return JSONBytesResponse({"success": True})
+            return JSONBytesResponse(SUCCESS)
         raise SeedError(shapes.seed002, 400, "invalid_logs", describe(exc.problems)) from None
     await store(request, logs, [document])
-    return JSONBytesResponse({"success": True})
+    return JSONBytesResponse(SUCCESS)

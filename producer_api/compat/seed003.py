@@ -22,6 +22,7 @@ from logstream.contract import InvalidLogError, Number, Problem, SentTime, valid
 from logstream.responses import JSONBytesResponse
 from producer_api.compat.ingest import describe, is_identifier, latest_time, store
 
+SUCCESS = {"success": True}  # the answer, and its example
 TIME: TypeAdapter[Any] = TypeAdapter(SentTime)
 NUMBER: TypeAdapter[Any] = TypeAdapter(Number)
 TEXT: TypeAdapter[Any] = TypeAdapter(StrictStr)
@@ -103,4 +104,4 @@ async def submit(request: Request, document: Any) -> Response:
         raise SeedError(shapes.seed003, 400, *failure)
     logs = validate_logs(document, latest=latest)
     await store(request, logs, document)
-    return JSONBytesResponse({"success": True})
+    return JSONBytesResponse(SUCCESS)

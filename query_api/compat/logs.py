@@ -47,9 +47,15 @@ async def body_filters(request: Request) -> dict[str, str]:
     return found
 
 
+# One example per seed: which one answers depends on the parameters' names.
+EXAMPLES = {200: {"content": {"application/json": {"examples": {
+    "003": {"summary": "003: ?userId=ABC123XYZ&types=CLICK,VIEW,NAVIGATE", "value": seed003.EXAMPLE},
+    "004": {"summary": "004: ?user=ABC123XYZ (or no parameters: every action)", "value": seed004.EXAMPLE}}}}}}
+
+
 @router.get("/logs/", summary="003 or 004: logs by their own parameters (see the description)",
-            responses=shapes.documented({**shapes.READ_REFUSALS, 413: "004: a GET body over 64 KiB"},
-                                        "seed003", "seed004"))
+            responses={**EXAMPLES, **shapes.documented({**shapes.READ_REFUSALS, 413: "004: a GET body over 64 KiB"},
+                                                       "seed003", "seed004")})
 async def read_logs(
     request: Request,
     userId: Annotated[str | None, Query(description="003")] = None,

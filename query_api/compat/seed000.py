@@ -20,8 +20,16 @@ def action(row: Row) -> dict[str, Any]:
     return {"properties": properties(row), "time": as_sent(row), "type": row[4]}
 
 
+# GET /api/v1/retrieve?userId=dDYLl2mT8 after the README's example log; keys in jsonify's order, as answered
+RETRIEVE_EXAMPLE = {"logs": [{"actions": [
+    {"properties": {"locationX": 52, "locationY": 11}, "time": "2018-10-18T21:37:28-06:00", "type": "CLICK"},
+    {"properties": {"viewedId": "FDJKLHSLD"}, "time": "2018-10-18T21:37:30-06:00", "type": "VIEW"},
+    {"properties": {"pageFrom": "communities", "pageTo": "inventory"}, "time": "2018-10-18T21:37:30-06:00",
+     "type": "NAVIGATE"}], "sessionId": "999TGF123", "userId": "dDYLl2mT8"}], "status": "success"}
+
+
 @router.get("/api/v1/retrieve", summary="000: logs by user, type (exact) and time range (inclusive)",
-            responses=shapes.documented(shapes.READ_REFUSALS, "seed000"))
+            responses={**shapes.example(RETRIEVE_EXAMPLE), **shapes.documented(shapes.READ_REFUSALS, "seed000")})
 @in_shape(shapes.seed000)
 async def retrieve(
     request: Request,

@@ -30,8 +30,17 @@ def refuse(code: str, detail: str) -> SeedError:
     return SeedError(shapes.seed001_read, 400, code, detail)
 
 
+# GET /api/retrievelogs?userId=ABC123XYZ after the README example's three actions: one entry each, its type's columns
+RETRIEVE_EXAMPLE = [
+    {"_userId": "ABC123XYZ", "_sessionId": "XYZ456ABC", "_time": "2018-10-18T21:37:28-06:00",
+     "_locationX": 52, "_locationY": 11},
+    {"_userId": "ABC123XYZ", "_sessionId": "XYZ456ABC", "_time": "2018-10-18T21:37:30-06:00", "_viewedId": "FDJKLHSLD"},
+    {"_userId": "ABC123XYZ", "_sessionId": "XYZ456ABC", "_time": "2018-10-18T21:37:30-06:00",
+     "_pageFrom": "communities", "_pageTo": "inventory"}]
+
+
 @router.get("/api/retrievelogs", summary="001: actions by user, logType and time range (both inclusive)",
-            responses=shapes.documented(shapes.READ_REFUSALS, "seed001_read"))
+            responses={**shapes.example(RETRIEVE_EXAMPLE), **shapes.documented(shapes.READ_REFUSALS, "seed001_read")})
 @in_shape(shapes.seed001_read)
 async def retrieve_logs(
     request: Request,

@@ -15,8 +15,18 @@ from query_api.compat.reads import as_sent, exact_types, fetch, instant, propert
 router = APIRouter(tags=["compatibility: 002"])
 
 
+# GET /log?userId=ABC12312XYZ after the README's curl
+READ_EXAMPLE = {"result": [
+    {"userId": "ABC12312XYZ", "sessionId": "XYZ45126ABC", "time": "2013-10-18T21:37:28-06:00", "type": "CLICK",
+     "properties": {"locationX": 52, "locationY": 11}},
+    {"userId": "ABC12312XYZ", "sessionId": "XYZ45126ABC", "time": "2018-10-18T21:37:30-06:00", "type": "VIEW",
+     "properties": {"viewedId": "FDJKLHSLD"}},
+    {"userId": "ABC12312XYZ", "sessionId": "XYZ45126ABC", "time": "2018-10-18T21:37:30-06:00", "type": "NAVIGATE",
+     "properties": {"pageFrom": "communities", "pageTo": "inventory"}}]}
+
+
 @router.get("/log", summary="002: actions by user, type (exact) and time range (inclusive)",
-            responses=shapes.documented(shapes.READ_REFUSALS, "seed002"))
+            responses={**shapes.example(READ_EXAMPLE), **shapes.documented(shapes.READ_REFUSALS, "seed002")})
 @in_shape(shapes.seed002)
 async def read_log(
     request: Request,

@@ -11,6 +11,12 @@ from logstream.responses import JSONBytesResponse
 from query_api.compat.reads import action, by_session, exact_types, fetch, instant, time_range
 
 PARAMETERS = ("userId", "types", "from", "to")
+# GET /logs/?userId=ABC123XYZ&types=CLICK,VIEW,NAVIGATE after the README's example body
+EXAMPLE = [{"userId": "ABC123XYZ", "sessionId": "XYZ456ABC", "actions": [
+    {"time": "2018-10-18T21:37:28-06:00", "type": "CLICK", "properties": {"locationX": 52, "locationY": 11}},
+    {"time": "2018-10-18T21:37:30-06:00", "type": "VIEW", "properties": {"viewedId": "FDJKLHSLD"}},
+    {"time": "2018-10-18T21:37:30-06:00", "type": "NAVIGATE",
+     "properties": {"pageFrom": "communities", "pageTo": "inventory"}}]}]
 
 
 @in_shape(shapes.seed003)

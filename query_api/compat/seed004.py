@@ -12,6 +12,9 @@ from logstream.responses import JSONBytesResponse
 from query_api.compat.reads import exact_types, fetch, in_utc, instant, properties, time_range
 
 PARAMETERS = ("user", "type", "start_time", "end_time")
+# GET /logs/?user=ABC123XYZ after the README's creation
+EXAMPLE = [{"time": "2018-10-19T03:37:28Z", "type": "CLICK", "properties": {"locationX": 52, "locationY": 11},
+            "userId": "ABC123XYZ", "sessionId": "XYZ456ABC"}]
 
 
 @in_shape(shapes.seed004)

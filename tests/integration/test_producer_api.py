@@ -15,7 +15,7 @@ from logstream.kafka import ensure_topics
 from producer_api.app import create_app
 from producer_api.settings import ProducerSettings
 from tests.fixtures import README_EXAMPLE, example
-from tests.support import consume_all, free_port
+from tests.support import consume_all, free_port, success_examples
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,17 @@ def test_unknown_route_and_method_are_problems_not_500(client: TestClient) -> No
     assert client.get("/nowhere").json()["code"] == "not_found"
     response = client.get("/v1/logs")
     assert response.status_code == 405 and response.headers["content-type"] == "application/problem+json"
+
+
+def test_every_endpoint_has_an_example_in_the_openapi_document(client: TestClient) -> None:
+    # this producer has no query service behind it: its document holds its own operations alone
+    document = client.get("/openapi.json").json()
+    routes = [(path, method, operation) for path, methods in document["paths"].items()
+              for method, operation in methods.items()]
+    assert {path for path, _, _ in routes} >= {"/v1/logs", "/api/v1/log", "/testusers", "/logs/", "/readyz"}
+    for path, method, operation in routes:
+        examples = success_examples(operation)
+        assert examples and all(examples.values()), (method, path)
 
 
 def test_broker_unavailable_is_503_with_retry_after_within_a_bounded_time() -> None:

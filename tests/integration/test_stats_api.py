@@ -1,5 +1,6 @@
 """The analyst routes (/v1/stats/*, sessions, users, export) through the real app on the real
-ClickHouse engine, with data written by the real sink (so the rollups are fed as in production)."""
+ClickHouse engine, with data written by the real sink (so the rollups are fed as in production); and
+the OpenAPI document's examples, the compatibility reads' held to their real answers."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from query_api.app import create_app
 from query_api.settings import QuerySettings
-from tests.support import store_records
+from tests.support import same_shape, store_records, success_examples
 
 EDMONTON = "America/Edmonton"
 
@@ -235,11 +236,26 @@ def test_every_endpoint_has_an_example_in_the_openapi_document(client: TestClien
         "/v1/stats/timeseries", "/v1/stats/summary", "/v1/stats/top", "/v1/stats/navigation",
         "/v1/sessions/{sessionId}", "/v1/users/{userId}/sessions", "/v1/actions/export"}
     for path, method, operation in routes:
-        if not path.startswith("/v1/"):
-            continue  # the compatibility routes answer in other services' shapes (COMPATIBILITY.md)
-        content = operation["responses"]["200"]["content"]
-        assert all("example" in media for media in content.values()), (method, path)
+        examples = success_examples(operation)
+        assert examples and all(examples.values()), (method, path)
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(("path", "params", "name"), [
+    ("/api/v1/retrieve", {"userId": "ABC123XYZ"}, None),
+    ("/api/retrievelogs", {"userId": "ABC123XYZ"}, None),
+    ("/log", {"userId": "ABC123XYZ"}, None),
+    ("/logs/", {"userId": "ABC123XYZ", "types": "CLICK,VIEW,NAVIGATE"}, "003"),
+    ("/logs/", {"user": "ABC123XYZ", "type": "CLICK"}, "004"),
+])
+def test_the_compatibility_examples_are_real_answers(client: TestClient, path: str, params: dict[str, str],
+                                                     name: str | None) -> None:
+    """Each compatibility read's documented example (or named one) has the shape of its real answer."""
+    media = client.get("/openapi.json").json()["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    example = media["example"] if name is None else media["examples"][name]["value"]
+    response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    assert same_shape(response.json(), example), response.json()
 
 
 def test_clickhouse_unavailable_is_503_problem(settings: QuerySettings) -> None:
