@@ -128,7 +128,6 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     return JSONBytesResponse(body, status_code=202)
 
 
-
 IDEMPOTENCY_HEADER = idempotency.HEADER.lower().encode()
 
 
@@ -142,6 +141,7 @@ async def ingest_lane(request: Request) -> Response | None:
     logs = await read_logs(request, settings)
     return JSONBytesResponse(await publish(logs, request.app.state.publisher, settings.max_record_bytes),
                              status_code=202)
+
 
 @dataclass(frozen=True)
 class Logs:

@@ -25,7 +25,6 @@ from stream.split import Source
 log = logging.getLogger(__name__)
 
 
-
 class BatchProcessor:
     """Dead letters first, then the insert; only then may Faust ack (and later commit) the batch."""
 

@@ -137,7 +137,6 @@ def test_queue_full_is_503_with_retry_after(broker: str, topic: str) -> None:
     assert response.json()["code"] == "queue_full" and response.headers["retry-after"] == "1"
 
 
-
 def test_a_path_with_control_characters_is_forwarded_encoded_not_a_500(broker: str) -> None:
     settings = ProducerSettings(kafka_bootstrap_servers=broker, query_url=f"http://127.0.0.1:{free_port()}")
     with TestClient(create_app(settings), raise_server_exceptions=False) as front:
