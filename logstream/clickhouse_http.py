@@ -32,6 +32,7 @@ from typing import Any
 
 import chdb
 import orjson
+from clickhouse_connect.driver.binding import format_str, quote_identifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -91,7 +92,7 @@ class _Handle:
             del self.settings[name]
         for name, value in settings.items():
             if self.settings.get(name) != value:
-                self.conn.query(f"SET {quote_identifier(name)} = {quote_string(value)}", "TabSeparated")
+                self.conn.query(f"SET {quote_identifier(name)} = {format_str(value)}", "TabSeparated")
                 self.settings[name] = value
 
 
@@ -120,14 +121,6 @@ class Engine:
     def close(self) -> None:
         while not self._idle.empty():
             self._idle.get().conn.close()
-
-
-def quote_identifier(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
-def quote_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def summary_of(result: Any, *, inserts: bool) -> dict[str, str]:
@@ -165,7 +158,7 @@ class InlineInsert:
     rest: AsyncIterator[bytes]
 
     def from_file(self, path: str) -> bytes:
-        file = quote_string(path).encode()
+        file = format_str(path).encode()
         return b"INSERT INTO " + self.target + b" FROM INFILE " + file + b" FORMAT " + self.format
 
 

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 INTERNAL = "/internal/"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                         "proxy-authorization", "proxy-authenticate", "host", "content-length"})
-# what this server sets on every response itself: the query service's would be a second copy
-SET_BY_THIS_SERVER = frozenset({"date", "server"})
+# Not relayed back: hop-by-hop, and what this server sets on every response itself (a second copy).
+NOT_RELAYED_BACK = HOP_BY_HOP | {"date", "server"}
 
 
 class Upstreams:
@@ -99,8 +99,7 @@ class Upstreams:
         except httpx.HTTPError as exc:
             raise UpstreamUnavailableError(f"the query service is unreachable: {exc.__class__.__name__}",
                                            headers={"Retry-After": "1"}) from exc
-        out_headers = {k: v for k, v in response.headers.items()
-                       if k.lower() not in HOP_BY_HOP and k.lower() not in SET_BY_THIS_SERVER}
+        out_headers = {k: v for k, v in response.headers.items() if k.lower() not in NOT_RELAYED_BACK}
         return StreamingResponse(response.aiter_raw(), status_code=response.status_code, headers=out_headers,
                                  background=BackgroundTask(response.aclose))
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from logstream.contract import ID_MAX_LENGTH
 from query_api.filters import ActionFilter, build_filter
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -22,7 +23,6 @@ async def get_settings(request: Request) -> QuerySettings:
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[QuerySettings, Depends(get_settings)]
 
-ID_MAX_LENGTH = 256
 UserIdQuery = Annotated[str | None, Query(max_length=ID_MAX_LENGTH, examples=["ABC123XYZ"])]
 SessionIdQuery = Annotated[str | None, Query(max_length=ID_MAX_LENGTH, examples=["XYZ456ABC"])]
 TypeQuery = Annotated[str | None, Query(description="Comma-separated: CLICK,VIEW,NAVIGATE (any case)",

@@ -8,11 +8,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from logstream.responses import JSONBytesResponse
-from query_api.store import Store
+from query_api.deps import StoreDep
 
 router = APIRouter(prefix="/internal/idempotency", include_in_schema=False)
 
@@ -23,13 +23,6 @@ FROM idempotency_keys WHERE key = {key:String} ORDER BY version DESC LIMIT 1
 COLUMNS = ["key", "request_sha256", "event_ids", "response", "state", "created_at", "version"]
 
 Key = Annotated[str, Field(min_length=1, max_length=255)]
-
-
-async def get_store(request: Request) -> Store:
-    return request.app.state.store
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
 
 
 class EntryIn(BaseModel):

@@ -9,13 +9,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from logstream.contract import ID_MAX_LENGTH, ActionType
 from logstream.responses import JSONBytesResponse
+from query_api.deps import StoreDep
 from query_api.queries import ch_time
-from query_api.store import Store
 
 router = APIRouter(prefix="/internal", include_in_schema=False)
 
@@ -35,11 +35,6 @@ REGISTERED_USER = "SELECT 1 FROM compat_users WHERE user_id = {user_id:String} L
 POLL_FIRST_S, POLL_MAX_S = 0.02, 0.2
 
 
-async def get_store(request: Request) -> Store:
-    return request.app.state.store
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
 UserId = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH)]
 
 

@@ -151,11 +151,12 @@ def success_examples(operation: dict[str, Any]) -> dict[str, list[Any]]:
 
 def same_shape(answer: Any, example: Any) -> bool:
     """Whether a JSON answer has the structure of a documented example, values aside: objects with the same
-    keys in the same order, each item of an array shaped like one of the example's items, and other values
-    of the same type (as parsed: an int is not a float)."""
+    keys in the same order, each item of an array shaped like one of the example's items (an array the
+    example shows items in must have some), and other values of the same type (as parsed: an int is not a float)."""
     if isinstance(example, dict):
         return (isinstance(answer, dict) and list(answer) == list(example)
                 and all(same_shape(answer[key], example[key]) for key in example))
     if isinstance(example, list):
-        return isinstance(answer, list) and all(any(same_shape(item, e) for e in example) for item in answer)
+        return (isinstance(answer, list) and bool(answer) >= bool(example)
+                and all(any(same_shape(item, e) for e in example) for item in answer))
     return type(answer) is type(example)

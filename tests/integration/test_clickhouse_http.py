@@ -16,9 +16,12 @@ import pytest
 import uvicorn
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from logstream.clickhouse import connect, embedded_http_dsn, migrate
 from logstream.clickhouse_http import create_app
+from logstream.security import CLICKHOUSE_PATH
 from logstream.settings import ClickHouseSettings
 from stream import batch
 from stream.sink import ClickHouseSink
@@ -30,8 +33,10 @@ KEY = "adapter-test-key-0123456789"
 
 
 @pytest.fixture(scope="module")
-def adapter_url(chdb_dir: Path) -> Iterator[str]:
-    app = create_app(str(chdb_dir), KEY)
+def server_url(chdb_dir: Path) -> Iterator[str]:
+    """A server with the adapter mounted where the query service mounts it."""
+    adapter = create_app(str(chdb_dir), KEY)
+    app = Starlette(routes=[Mount(CLICKHOUSE_PATH.rstrip("/"), adapter)])
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -41,14 +46,18 @@ def adapter_url(chdb_dir: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-    app.state.engine.close()
+    adapter.state.engine.close()
 
 
 @pytest.fixture(scope="module")
-def settings(adapter_url: str) -> ClickHouseSettings:
-    # the adapter serves at the root here; the query service mounts it at /clickhouse/
+def adapter_url(server_url: str) -> str:
+    return server_url + CLICKHOUSE_PATH
+
+
+@pytest.fixture(scope="module")
+def settings(server_url: str) -> ClickHouseSettings:
     database = f"http_{uuid.uuid4().hex[:8]}"
-    dsn = embedded_http_dsn(adapter_url, KEY).replace("proxy_path=/clickhouse/", "proxy_path=/")
+    dsn = embedded_http_dsn(server_url, KEY)
     settings = ClickHouseSettings(clickhouse_dsn=dsn, clickhouse_database=database)
     migrate(settings)  # every migration, over HTTP, as against a server
     return settings
@@ -102,7 +111,7 @@ def test_a_wrong_key_is_refused(settings: ClickHouseSettings) -> None:
 def test_plain_http_as_curl_sends_it(adapter_url: str, settings: ClickHouseSettings) -> None:
     auth = ("default", KEY)
     database = {"database": settings.clickhouse_database}
-    assert httpx.get(f"{adapter_url}/ping").text == "Ok.\n"
+    assert httpx.get(f"{adapter_url}ping").text == "Ok.\n"
     httpx.post(adapter_url, params=database, auth=auth,
                content=b"CREATE TABLE curl (n UInt32, s String) ENGINE = MergeTree ORDER BY n").raise_for_status()
     inserted = httpx.post(adapter_url, params={**database, "query": "INSERT INTO curl FORMAT JSONEachRow"}, auth=auth,
