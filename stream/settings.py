@@ -21,6 +21,8 @@ class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings):
     stream_drain_idle_s: float = Field(2.0, gt=0, le=60)
     stream_drain_timeout_s: float = Field(120.0, gt=0)
     stream_retry_max_backoff_s: float = Field(5.0, gt=0, le=300)
+    # Publish every stored action to LOGSTREAM_ACTIONS_TOPIC (at least once; docs/topics.md).
+    stream_publish_actions: bool = True
     # Standalone `logstream stream` serves /healthz and /readyz here.
     stream_host: str = "127.0.0.1"
     stream_port: Port = 8002

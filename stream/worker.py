@@ -10,6 +10,7 @@ from typing import Any
 
 from logstream.clickhouse import connect
 from logstream.kafka import ensure_topics
+from stream.actions_topic import ActionsTopic
 from stream.agents import BatchProcessor, create_faust_app
 from stream.dlq import DeadLetters
 from stream.settings import StreamSettings
@@ -24,7 +25,8 @@ class StreamWorker:
         self._client = connect(settings)
         self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=settings.stream_retry_max_backoff_s),
                                         DeadLetters(settings), settings.stream_retry_max_backoff_s,
-                                        settings.stream_max_record_bytes, settings.max_future)
+                                        settings.stream_max_record_bytes, settings.max_future,
+                                        ActionsTopic(settings) if settings.stream_publish_actions else None)
         self.app = create_faust_app(settings, self.processor)
         self.started_at = 0.0
 
@@ -44,6 +46,7 @@ class StreamWorker:
         return {"ok": ok, "detail": detail, "assigned_partitions": assigned, "records": self.processor.records,
                 "rows_written": sink.rows_written, "duplicates_skipped": sink.duplicates_skipped,
                 "dead_letters": self.processor.dead_letters.sent,
+                "actions_published": self.processor.actions.sent if self.processor.actions else 0,
                 "first_batch_at": self.processor.first_batch_wall, "last_batch_at": self.processor.last_batch_wall}
 
     async def drain(self) -> None:
@@ -64,5 +67,7 @@ class StreamWorker:
             await self.drain()
         await self.app.stop()
         self.processor.dead_letters.close()
+        if self.processor.actions is not None:
+            self.processor.actions.close()
         self._client.close()
         log.info("stream worker stopped")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,9 @@ from jsonschema import Draft202012Validator
 
 from logstream import schemas
 from logstream.contract import InvalidLogError, validate_record
+from stream import batch
+from stream.actions_topic import action_records
+from stream.split import Source
 from tests.property.test_contract_properties import json_values, logs, sent_times
 
 RAW = Draft202012Validator(schemas.schema("logstream.logs.raw.v1"))
@@ -124,3 +128,33 @@ def test_the_documented_example_is_valid() -> None:
     for example in schemas.schema("logstream.logs.raw.v1")["examples"]:
         assert contract_accepts(orjson.dumps(example)) == (True, set())
         assert RAW.is_valid(example)
+
+
+ACTIONS = Draft202012Validator(schemas.schema("logstream.actions.v1"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(near_records(), min_size=1, max_size=4))
+def test_every_action_record_the_stream_publishes_validates(records: list[dict]) -> None:
+    """Logs through the stream's own build (fast path or contract) to action records: each has the
+    schema, is the /v1/actions object of its row, and refused records publish nothing."""
+    built = batch.build((None, orjson.dumps(r), Source("raw", 2, offset, 1_700_000_000_000))
+                        for offset, r in enumerate(records))
+    published = action_records(built.rows)
+    assert len(published) == len(built.rows)
+    for (key, value), action_id, user in zip(published, built.rows.data[0], built.rows.data[2], strict=True):
+        document = orjson.loads(value)
+        assert ACTIONS.is_valid(document), list(ACTIONS.iter_errors(document))[:1]
+        assert key == user.encode() and document["actionId"] == str(uuid.UUID(int=action_id))
+        assert document["source"]["partition"] == 2
+    refused = {Source("raw", 2, offset) for offset in range(len(records))}
+    assert action_records(built.rows, refused) == []
+
+
+def test_the_actions_schema_refuses_what_consumers_must_not_see() -> None:
+    example = schemas.schema("logstream.actions.v1")["examples"][0]
+    assert ACTIONS.is_valid(example)
+    for broken in ({**example, "actionId": "nope"}, {**example, "type": "click"},
+                   {**example, "properties": {"locationX": 1}}, {k: v for k, v in example.items() if k != "source"},
+                   {**example, "time": "2018-10-18 21:37:28Z"}):
+        assert not ACTIONS.is_valid(broken)
