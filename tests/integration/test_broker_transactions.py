@@ -16,7 +16,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 def test_the_embedded_broker_shows_aborted_transactions_to_read_committed(broker: str) -> None:
     topic = f"txn-{uuid.uuid4().hex[:8]}"
-    for future in AdminClient({"bootstrap.servers": broker}).create_topics([NewTopic(topic, 1, 1)]).values():
+    admin = AdminClient({"bootstrap.servers": broker})
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
         future.result(10)
     producer = Producer({"bootstrap.servers": broker, "transactional.id": f"probe-{topic}"})
     producer.init_transactions(10)
