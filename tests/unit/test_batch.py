@@ -3,6 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from logstream.contract import Problem
 from stream import batch
 from stream.split import Columns, Source, action_id_of, event_id_of
 from tests.fixtures import README_EXAMPLE
@@ -63,3 +64,17 @@ def test_a_dead_letter_keeps_the_first_bytes_of_a_huge_original() -> None:
     letter = DeadLetter("too_large", [], source(4), None, b"y" * (MAX_LETTER_BYTES + 10))
     assert letter.payload() == b"y" * MAX_LETTER_BYTES
     assert dict(letter.headers())[TRUNCATED_HEADER] == str(MAX_LETTER_BYTES + 10).encode()
+
+
+def test_a_dead_letter_has_the_headers_its_schema_documents() -> None:
+    from stream.dlq import DeadLetter
+    from tests.support import headers_validator
+
+    letter = DeadLetter("schema_violation", [Problem("userId", "missing_field", "Field required")], source(5), None,
+                        b"{}")
+    headers = {name: value.decode() for name, value in letter.headers()}
+    validator = headers_validator("logstream.logs.dlq.v1")
+    assert validator.is_valid(headers), list(validator.iter_errors(headers))[:1]
+    assert headers["logstream.schema"] == "logstream.logs.dlq/1"
+    assert orjson.loads(headers["logstream.dlq.errors"]) == [
+        {"path": "userId", "code": "missing_field", "message": "Field required"}]
