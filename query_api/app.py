@@ -16,7 +16,7 @@ from logstream.clickhouse_http import Engine
 from logstream.fastlane import FastLane
 from logstream.responses import JSONBytesResponse
 from logstream.security import CLICKHOUSE_PATH, Guard, KeyRing, query_access
-from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
+from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats, topic_schemas
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -58,6 +58,7 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.include_router(compat.router)
     app.include_router(internal.router)
     app.include_router(idempotency.router)
+    app.include_router(topic_schemas.router)
     if settings.query_fault_injection:
         app.include_router(faults.router)
     app.add_middleware(FastLane, answers={("GET", "/v1/stats/timeseries"): stats.timeseries_lane})  # innermost
