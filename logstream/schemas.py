@@ -1,8 +1,8 @@
 """The topics' published contract: JSON Schema documents, the AsyncAPI document, record headers.
 
-The documents live in infra/kafka/ (schemas/<topic>.json, asyncapi.yaml); the query API serves them
-and tests hold them to `logstream.contract`. Every record logstream writes carries `headers(...)`:
-its media type, its schema id with the major version, and what wrote it.
+The documents live beside the topic spec, in infra/kafka/ (schemas/<topic>.json, asyncapi.yaml);
+the query API serves them and tests hold them to `logstream.contract`. Every record logstream
+writes carries `headers(...)`: its media type, its schema id with the major version, what wrote it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import orjson
 from logstream import __version__
 from logstream.settings import REPO_ROOT
 
+# Beside the topic spec (LOGSTREAM_TOPICS_SPEC); the query API passes the directory it is given.
 KAFKA_DIR = REPO_ROOT / "infra" / "kafka"
-SCHEMA_DIR = KAFKA_DIR / "schemas"
-ASYNCAPI_PATH = KAFKA_DIR / "asyncapi.yaml"
 
 CONTENT_TYPE_HEADER = "content-type"
 SCHEMA_HEADER = "logstream.schema"
@@ -49,22 +48,18 @@ def schema_of(record_headers: list[tuple[str, bytes]] | dict[str, bytes] | None,
     return default
 
 
-def schema_names() -> list[str]:
+def schema_names(kafka_dir: Path = KAFKA_DIR) -> list[str]:
     """The published schemas, named after their topic: logstream.logs.raw.v1, ..."""
-    return sorted(path.stem for path in SCHEMA_DIR.glob("*.json"))
+    return sorted(path.stem for path in (kafka_dir / "schemas").glob("*.json"))
 
 
 @functools.cache
-def schema(name: str) -> dict[str, Any]:
+def schema(name: str, kafka_dir: Path = KAFKA_DIR) -> dict[str, Any]:
     """One schema document; KeyError for a name that is not published."""
-    if name not in schema_names():
+    if name not in schema_names(kafka_dir):
         raise KeyError(name)
-    return orjson.loads((SCHEMA_DIR / f"{name}.json").read_bytes())
+    return orjson.loads((kafka_dir / "schemas" / f"{name}.json").read_bytes())
 
 
-def asyncapi_text() -> str:
-    return ASYNCAPI_PATH.read_text()
-
-
-def schema_path(name: str) -> Path:
-    return SCHEMA_DIR / f"{name}.json"
+def asyncapi_text(kafka_dir: Path = KAFKA_DIR) -> str:
+    return (kafka_dir / "asyncapi.yaml").read_text()
