@@ -112,6 +112,17 @@ def test_logstream_tail(stack: Stack, posted: tuple[str, list[dict]], tmp_path: 
     assert text.count("\n") == 2
 
 
+def test_a_compatibility_write_names_its_route(stack: Stack, tmp_path: Path) -> None:
+    user = f"compat-{uuid.uuid4().hex[:8]}"
+    response = httpx.post(f"{stack.base_url}/api/submitlogs", json=example(userId=user), timeout=60)
+    assert response.status_code == 200, response.text
+    [raw] = [orjson.loads(line) for line in run(
+        [sys.executable, "-m", "logstream.cli", "tail", "raw", "--from-beginning", "--user", user, "--json", "--idle",
+         "3"], {"LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}, tmp_path).splitlines()]
+    assert raw["headers"]["logstream.route"] == "POST /api/submitlogs"
+    assert raw["headers"]["logstream.schema"] == "logstream.logs.raw/1"
+
+
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed (apt-get install kcat)")
 def test_the_kcat_example_for_the_embedded_broker(stack: Stack, posted: tuple[str, list[dict]],
                                                   tmp_path: Path) -> None:
