@@ -14,11 +14,12 @@ actions keep their order (repeats aside).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from datetime import UTC
 
 import orjson
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logstream.contract import EPOCH, MILLISECOND, render_time
 from logstream.kafka import producer_config
@@ -28,6 +29,9 @@ from stream.settings import StreamSettings
 from stream.split import Columns, Source
 
 HEADERS = headers(ACTIONS_SCHEMA, STREAM_PRODUCER)
+# An action record is at most its raw record's size plus ids, times and source (~500 bytes).
+RECORD_MARGIN = 64 * 1024
+log = logging.getLogger(__name__)
 
 
 def _uuid_text(value: int) -> str:
@@ -70,19 +74,23 @@ class ActionsTopic:
     def __init__(self, settings: StreamSettings):
         self.topic = settings.actions_topic
         self._max_backoff_s = settings.stream_retry_max_backoff_s
+        largest = max(1_000_000, settings.stream_max_record_bytes + RECORD_MARGIN)
         self._producer = Producer({**producer_config(settings), "linger.ms": 5, "compression.type": "lz4",
-                                   "message.timeout.ms": 30_000})
+                                   "message.timeout.ms": 30_000, "message.max.bytes": largest})
         self.sent = 0
+        self.too_large = 0
 
     async def publish(self, columns: Columns, skip: Iterable[Source] = ()) -> None:
         records = action_records(columns, skip)
         if records:
-            await until_done(lambda: asyncio.to_thread(self._publish_once, records), what="actions publish",
-                             max_backoff_s=self._max_backoff_s)
-            self.sent += len(records)
+            skipped = await until_done(lambda: asyncio.to_thread(self._publish_once, records),
+                                       what="actions publish", max_backoff_s=self._max_backoff_s)
+            self.sent += len(records) - skipped
 
-    def _publish_once(self, records: list[tuple[bytes, bytes]]) -> None:
+    def _publish_once(self, records: list[tuple[bytes, bytes]]) -> int:
+        """Returns how many records were too large to send (logged, counted in `too_large`)."""
         failures: list[KafkaError] = []
+        skipped = 0
 
         def on_delivery(error: KafkaError | None, _message: object) -> None:
             if error is not None:
@@ -96,9 +104,19 @@ class ActionsTopic:
                     break
                 except BufferError:  # the local queue is full: let it drain
                     self._producer.poll(0.05)
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                        raise
+                    # no retry can send it, and it must not stop the stream: it stays in ClickHouse
+                    skipped += 1
+                    log.error("action record of %d bytes is too large for %s; not published: %s", len(value),
+                              topic, value[:120])
+                    break
         left = self._producer.flush(30.0)
         if left or failures:
             raise PublishError(f"{left} action records unsent, {len(failures)} failed: {failures[:1]}")
+        self.too_large += skipped
+        return skipped
 
     def close(self) -> None:
         self._producer.flush(10.0)

@@ -47,6 +47,7 @@ class StreamWorker:
                 "rows_written": sink.rows_written, "duplicates_skipped": sink.duplicates_skipped,
                 "dead_letters": self.processor.dead_letters.sent,
                 "actions_published": self.processor.actions.sent if self.processor.actions else 0,
+                "actions_too_large": self.processor.actions.too_large if self.processor.actions else 0,
                 "first_batch_at": self.processor.first_batch_wall, "last_batch_at": self.processor.last_batch_wall}
 
     async def drain(self) -> None:
