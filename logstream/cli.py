@@ -117,7 +117,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def add_bench_targets(parser: argparse.ArgumentParser) -> None:
     import importlib
 
-    from logstream.bench import TARGETS
+    from bench import TARGETS
 
     targets = parser.add_subparsers(dest="target", required=True, metavar="target")
     for name, module_name in TARGETS.items():

@@ -7,7 +7,7 @@ import sys
 
 import orjson
 
-from logstream.bench.ingest import TARGETS
+from bench.ingest import TARGETS
 
 
 def test_bench_ingest_quick_runs_and_reports_every_figure(tmp_path) -> None:

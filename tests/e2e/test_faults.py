@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from logstream.bench.loadgen import run_load
+from bench.loadgen import run_load
 from tests.conftest import stack_env
 from tests.e2e.workers import Worker, assert_exactly, expected_ids, records
 from tests.fixtures import example
@@ -115,8 +115,8 @@ def test_producer_killed_with_requests_in_flight(broker: str, tmp_path: Path) ->
 def test_overload_keeps_memory_bounded_and_loses_no_accepted_log(tmp_path: Path) -> None:
     """100-log requests as fast as 16 connections go (several times what the stream sustains): the
     producer and the stream stay within bounded memory, and every accepted log reaches ClickHouse."""
-    from logstream.bench.procstats import children, cmdline, rss_mb
-    from logstream.bench.stack import role_of
+    from bench.procstats import children, cmdline, rss_mb
+    from bench.stack import role_of
 
     port = free_port()
     env = stack_env(f"127.0.0.1:{free_port()}", tmp_path / "data", LOGSTREAM_PORT=str(port),

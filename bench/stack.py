@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from logstream.bench.procstats import Tracked, children, cmdline
+from bench.procstats import Tracked, children, cmdline
 from logstream.clickhouse import embedded_http_dsn
 from logstream.process import child_popen, stop
 from logstream.supervisor import UpSettings, wait_ready
