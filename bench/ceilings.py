@@ -20,8 +20,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.loadgen import run_load
 from bench.stack import free_port
-from logstream.process import child_popen, stop
-from logstream.supervisor import wait_ready
+from embedded.process import child_popen, stop
+from embedded.supervisor import wait_ready
 
 
 def log_record(i: int, sample: dict) -> bytes:
@@ -62,7 +62,7 @@ def stream_worker(bootstrap: str, topic: str, count: int, workdir: Path, progres
            "LOGSTREAM_STREAM_PORT": str(port), "LOGSTREAM_LOG_LEVEL": "WARNING",
            "LOGSTREAM_CLICKHOUSE_DSN": dsn or f"chdb://{workdir}/ceiling-clickhouse-{run}",
            "LOGSTREAM_CLICKHOUSE_DATABASE": f"ceiling_{run}"}
-    process = child_popen([sys.executable, "-m", "logstream.cli", "stream"], env=env,
+    process = child_popen([sys.executable, "-m", "cli.main", "stream"], env=env,
                           stdout=(workdir / "ceiling-stream.log").open("ab"), stderr=subprocess.STDOUT)
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", process, "the stream worker", threading.Event(), timeout=120)

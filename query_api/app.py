@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from logstream import __version__, clickhouse_http, openapi, problems
+from embedded import clickhouse_http
+from embedded.clickhouse_http import Engine
+from logstream import __version__, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations, resolved_dsn
-from logstream.clickhouse_http import Engine
 from logstream.fastlane import FastLane
 from logstream.responses import JSONBytesResponse
 from logstream.security import CLICKHOUSE_PATH, Guard, KeyRing, query_access
@@ -83,7 +84,7 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
 
 
 def mount_clickhouse(app: FastAPI, settings: QuerySettings) -> Engine:
-    """Serve this process's engine to other processes' stream workers (logstream.clickhouse_http)."""
+    """Serve this process's engine to other processes' stream workers (embedded.clickhouse_http)."""
     assert settings.internal_key is not None  # QuerySettings refuses to serve the engine without one
     path = resolved_dsn(settings.clickhouse_dsn).removeprefix("chdb://")
     adapter = clickhouse_http.create_app(path, settings.internal_key.get_secret_value())

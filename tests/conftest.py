@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from logstream.broker import BrokerError, start_broker
+from embedded.broker import BrokerError, start_broker
+from embedded.process import stop
 from logstream.kafka import ensure_topics
-from logstream.process import stop
 from logstream.settings import KafkaSettings
 from tests.support import Service, free_port
 

@@ -46,7 +46,7 @@ class Service:
 
     def start(self) -> Service:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "logstream.cli", *self.args], cwd=self.workdir,
+        self.process = subprocess.Popen([sys.executable, "-m", "cli.main", *self.args], cwd=self.workdir,
                                         env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         return self

@@ -2,7 +2,7 @@
 partitions, and every action is in ClickHouse exactly once.
 
 The two workers share one store as they would share a ClickHouse server: the query service owns
-the chDB directory and serves the engine on ClickHouse's HTTP interface (logstream.clickhouse_http),
+the chDB directory and serves the engine on ClickHouse's HTTP interface (embedded.clickhouse_http),
 and both workers reach it through an http:// DSN, the production code path.
 """
 

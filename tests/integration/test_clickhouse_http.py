@@ -19,8 +19,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from embedded.clickhouse_http import create_app
 from logstream.clickhouse import connect, embedded_http_dsn, migrate
-from logstream.clickhouse_http import create_app
 from logstream.security import CLICKHOUSE_PATH
 from logstream.settings import ClickHouseSettings
 from stream import batch

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from embedded.supervisor import UpSettings
 from logstream.settings import ENV_PREFIX, LoggingSettings
-from logstream.supervisor import UpSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

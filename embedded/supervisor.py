@@ -22,10 +22,10 @@ import time
 
 import httpx
 
-from logstream.broker import BrokerError, host_port, port_in_use, start_broker
+from embedded.broker import BrokerError, host_port, port_in_use, start_broker
+from embedded.process import child_popen, stop
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
-from logstream.process import child_popen, stop
 from logstream.settings import KafkaSettings
 from producer_api.settings import ProducerSettings
 from query_api.settings import QuerySettings
@@ -82,7 +82,7 @@ def run_broker(settings: KafkaSettings) -> int:
 
 
 def _spawn(args: list[str], extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return child_popen([sys.executable, "-m", "logstream.cli", *args], env={**os.environ, **extra_env})
+    return child_popen([sys.executable, "-m", "cli.main", *args], env={**os.environ, **extra_env})
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], what: str, stopping: threading.Event,

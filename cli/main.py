@@ -71,8 +71,8 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def cmd_broker(_: argparse.Namespace) -> None:
+    from embedded.supervisor import run_broker
     from logstream.settings import KafkaSettings
-    from logstream.supervisor import run_broker
 
     raise SystemExit(run_broker(load(KafkaSettings)))
 
@@ -82,14 +82,14 @@ def add_dlq_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_dlq(args: argparse.Namespace) -> None:
-    from stream.dlq_cli import main as dlq_main
+    from cli.dlq import main as dlq_main
     from stream.settings import StreamSettings
 
     raise SystemExit(dlq_main(args.options, load(StreamSettings)))
 
 
 def cmd_up(_: argparse.Namespace) -> None:
-    from logstream.supervisor import UpSettings, run_up
+    from embedded.supervisor import UpSettings, run_up
 
     raise SystemExit(run_up(load(UpSettings)))
 
