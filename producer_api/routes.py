@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from logstream.contract import InvalidLogError, LogIn, future_bound, validate_logs
-from logstream.fastpath import valid_action_count
+from logstream.quick_validate import valid_action_count
 from logstream.responses import JSONBytesResponse
 from producer_api import idempotency
 from producer_api.body import read_json
@@ -133,7 +133,7 @@ IDEMPOTENCY_HEADER = idempotency.HEADER.lower().encode()
 
 async def ingest_lane(request: Request) -> Response | None:
     """`ingest` for a plain request (no query string, no Idempotency-Key) in the fast lane
-    (logstream/fastlane.py); None for any other."""
+    (logstream/hot_routes.py); None for any other."""
     scope = request.scope
     if scope["query_string"] or any(name == IDEMPOTENCY_HEADER for name, _ in scope["headers"]):
         return None

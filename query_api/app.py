@@ -14,7 +14,7 @@ from embedded import clickhouse_http
 from embedded.clickhouse_http import Engine
 from logstream import __version__, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations, resolved_dsn
-from logstream.fastlane import FastLane
+from logstream.hot_routes import HotRoutes
 from logstream.responses import JSONBytesResponse
 from logstream.security import CLICKHOUSE_PATH, Guard, KeyRing, query_access
 from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
@@ -61,7 +61,7 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.include_router(idempotency.router)
     if settings.query_fault_injection:
         app.include_router(faults.router)
-    app.add_middleware(FastLane, answers={("GET", "/v1/stats/timeseries"): stats.timeseries_lane})  # innermost
+    app.add_middleware(HotRoutes, answers={("GET", "/v1/stats/timeseries"): stats.timeseries_lane})  # innermost
     # keys when exposed directly (compose); no rate limit here: that is the front door's
     app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
                        internal_key=settings.internal_key)

@@ -94,7 +94,7 @@ INTERVALS = frozenset(Interval)
 def timeseries_arguments(request: Request) -> dict[str, Any] | None:
     """get_timeseries' arguments read straight from the query string when FastAPI would find every
     parameter valid (else None: FastAPI then answers, with its own errors). Bad times, types or
-    zones raise here what the filter dependency and the endpoint raise (see logstream/fastlane.py)."""
+    zones raise here what the filter dependency and the endpoint raise (see logstream/hot_routes.py)."""
     query = request.query_params
     interval, user_id, session_id = query.get("interval", "hour"), query.get("userId"), query.get("sessionId")
     if interval not in INTERVALS or len(user_id or "") > ID_MAX_LENGTH or len(session_id or "") > ID_MAX_LENGTH:
@@ -106,7 +106,7 @@ def timeseries_arguments(request: Request) -> dict[str, Any] | None:
 
 
 async def timeseries_lane(request: Request) -> Response | None:
-    """get_timeseries for a request the fast lane (logstream/fastlane.py) may answer; None for any other."""
+    """get_timeseries for a request the fast lane (logstream/hot_routes.py) may answer; None for any other."""
     arguments = timeseries_arguments(request)
     return None if arguments is None else await get_timeseries(**arguments)
 

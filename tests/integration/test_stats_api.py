@@ -139,7 +139,7 @@ TIMESERIES_QUERIES = [
 
 
 def test_timeseries_fast_lane_answers_as_fastapi_does(client: TestClient) -> None:
-    """Plain requests are answered beneath FastAPI's routing (logstream/fastlane.py): every answer,
+    """Plain requests are answered beneath FastAPI's routing (logstream/hot_routes.py): every answer,
     error or not, is the same as FastAPI's own, which a dependency override forces."""
     from query_api.deps import get_settings
 

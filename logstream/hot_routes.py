@@ -23,7 +23,7 @@ from logstream import problems
 Answer = Callable[[Request], Awaitable[Response | None]]
 
 
-class FastLane:
+class HotRoutes:
     def __init__(self, app: ASGIApp, *, answers: Mapping[tuple[str, str], Answer]):
         self.app, self.answers = app, answers  # (method, path) -> its answer
 
