@@ -47,11 +47,15 @@ def cmd_producer(_: argparse.Namespace) -> None:
 
 
 def cmd_query(args: argparse.Namespace) -> None:
+    from embedded import chdb_owner
     from query_api.app import create_app
-    from query_api.settings import QuerySettings
 
-    settings = load(QuerySettings)
-    serve(create_app(settings, with_stream=args.with_stream), settings.query_host, settings.query_port)
+    settings = load(chdb_owner.ChdbOwnerSettings)
+    if args.with_stream or settings.query_serve_clickhouse:  # the embedded default's chDB owner
+        app = chdb_owner.create_app(settings, with_stream=args.with_stream)
+    else:
+        app = create_app(settings)
+    serve(app, settings.query_host, settings.query_port)
 
 
 def cmd_stream(_: argparse.Namespace) -> None:

@@ -23,17 +23,17 @@ import time
 import httpx
 
 from embedded.broker import BrokerError, host_port, port_in_use, start_broker
+from embedded.chdb_owner import ChdbOwnerSettings
 from embedded.process import child_popen, stop
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
 from logstream.settings import KafkaSettings
 from producer_api.settings import ProducerSettings
-from query_api.settings import QuerySettings
 
 log = logging.getLogger("logstream.up")
 
 
-class UpSettings(ProducerSettings, QuerySettings):
+class UpSettings(ProducerSettings, ChdbOwnerSettings):
     embedded_broker: bool = True
     # The stream worker in a process of its own (false: inside the query process, which owns chDB).
     up_stream_process: bool = True
