@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,6 +84,15 @@ def test_the_image_finds_the_specs() -> None:
     assert "LOGSTREAM_TOPICS_SPEC=/app/infra/kafka/topics.yaml" in dockerfile
     assert "LOGSTREAM_MIGRATIONS_DIR=/app/infra/clickhouse" in dockerfile
     assert "COPY infra ./infra" in dockerfile
+
+
+def test_the_image_holds_every_package_but_the_benchmarks() -> None:
+    """pyproject's packages are what the image copies, bench/ excepted (and ignored)."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert {p for p in packages if f"COPY {p} ./{p}" in dockerfile} == packages - {"bench"}
+    assert "bench" in (ROOT / ".dockerignore").read_text().split()
 
 
 def test_keys_are_on_and_must_be_given() -> None:
