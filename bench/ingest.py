@@ -23,9 +23,9 @@ import orjson
 from bench import ceilings
 from bench.loadgen import percentile, run_load
 from bench.procstats import peak_rss_mb, rss_file_mb
-from bench.progress import Progress
 from bench.stack import Stack
 from logstream.contract import LogIn
+from logstream.progress import Progress
 
 SAMPLE: dict[str, Any] = LogIn.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
 
