@@ -27,8 +27,8 @@ from producer_api.idempotency import (
     check_key,
     request_digest,
 )
-from producer_api.limits import check_log_count, record_value
-from producer_api.publisher import Publisher
+from producer_api.limits import check_log_count
+from producer_api.publisher import Publisher, records_for
 from producer_api.settings import ProducerSettings
 from producer_api.visibility import require_query_service, wait_visible
 
@@ -62,19 +62,6 @@ class Accepted(BaseModel):
     logs: int
     actions: int
     visible: bool | None = None
-
-
-def records_for(documents: list[dict[str, Any]], received_at: datetime, max_record_bytes: int,
-                event_ids: list[str] | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """One record per log: key = userId, value = the log as sent plus eventId and receivedAt (the
-    server's clock: a client's own eventId or receivedAt is replaced). `event_ids`: those reserved
-    for an Idempotency-Key (new ones otherwise)."""
-    stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    event_ids = event_ids or [str(uuid.uuid4()) for _ in documents]
-    records = [(document["userId"].encode(),
-                record_value({**document, "eventId": event_id, "receivedAt": stamp}, index, max_record_bytes))
-               for index, (document, event_id) in enumerate(zip(documents, event_ids, strict=True))]
-    return records, event_ids
 
 
 BODY_SCHEMA = {
