@@ -16,9 +16,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import Service, free_port, wait_until
+from tests.support import Service, Stack, free_port, wait_until
 
 
 def test_logs_posted_to_the_front_door_reach_the_rollups(stack: Stack) -> None:

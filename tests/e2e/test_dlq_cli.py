@@ -11,9 +11,8 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import all_actions, produce_raw, wait_until
+from tests.support import Stack, all_actions, produce_raw, wait_until
 
 
 def dlq(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:

@@ -14,10 +14,9 @@ import httpx
 import orjson
 
 from bench.loadgen import run_load
-from tests.conftest import stack_env
 from tests.e2e.workers import Worker, assert_exactly, expected_ids, records
 from tests.fixtures import example
-from tests.support import Service, all_actions, free_port, produce_raw, wait_until
+from tests.support import Service, all_actions, free_port, produce_raw, stack_env, wait_until
 
 
 def test_sigkill_at_random_points_during_a_100k_log_stream(broker: str, tmp_path: Path) -> None:

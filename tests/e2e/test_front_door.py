@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import Stack
+from tests.support import Stack
 
 
 @pytest.mark.parametrize("path", ["/clickhouse/?query=SELECT%201", "/clickhouse/ping", "/clickhouse",
