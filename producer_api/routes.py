@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from starlette.responses import Response
 
 from logstream.contract import InvalidLogError, LogIn, future_bound, validate_logs
 from logstream.quick_validate import valid_action_count
@@ -97,7 +96,7 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     `wait=visible`, only once every action is also queryable (`"visible": true`). With an
     `Idempotency-Key` header, a retry (kept 24 h at least) publishes nothing and gets the first answer,
     marked `Idempotent-Replayed: true`."""
-    # A plain request (no `wait`, no Idempotency-Key) is answered by `ingest_lane` below, same code.
+    # A hot route (logstream/hot_routes.py): called beneath FastAPI's routing, with the same parameters.
     if wait is not None:
         require_query_service(upstreams)
     logs = await read_logs(request, settings)
@@ -114,20 +113,6 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
         body["visible"] = True
     return JSONBytesResponse(body, status_code=202)
 
-
-IDEMPOTENCY_HEADER = idempotency.HEADER.lower().encode()
-
-
-async def ingest_lane(request: Request) -> Response | None:
-    """`ingest` for a plain request (no query string, no Idempotency-Key) in the fast lane
-    (logstream/hot_routes.py); None for any other."""
-    scope = request.scope
-    if scope["query_string"] or any(name == IDEMPOTENCY_HEADER for name, _ in scope["headers"]):
-        return None
-    settings: ProducerSettings = request.app.state.settings
-    logs = await read_logs(request, settings)
-    return JSONBytesResponse(await publish(logs, request.app.state.publisher, settings.max_record_bytes),
-                             status_code=202)
 
 
 @dataclass(frozen=True)

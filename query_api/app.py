@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from logstream import __version__, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
-from logstream.hot_routes import HotRoutes
+from logstream.hot_routes import HotRoutes, hot_route
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, query_access
 from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
@@ -51,7 +51,8 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.include_router(idempotency.router)
     if settings.query_fault_injection:
         app.include_router(faults.router)
-    app.add_middleware(HotRoutes, answers={("GET", "/v1/stats/timeseries"): stats.timeseries_lane})  # innermost
+    app.add_middleware(HotRoutes, routes=[hot_route(stats.router, "GET", stats.TIMESERIES_PATH)],
+                       enabled=settings.hot_routes)  # innermost
     # keys when exposed directly (compose); no rate limit here: that is the front door's
     app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
                        internal_key=settings.internal_key)

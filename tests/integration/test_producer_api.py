@@ -73,7 +73,7 @@ def test_bad_bodies(producer_client: TestClient, body: bytes, content_type: str,
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == code
-    # a keyed request takes the FastAPI route, a plain one the fast lane: the same answer
+    # with an Idempotency-Key: the same refusal, before the key is looked at
     keyed = post(producer_client, body, content_type, **{"Idempotency-Key": f"k-{uuid.uuid4()}"})
     assert (keyed.status_code, keyed.json()) == (response.status_code, response.json())
 
