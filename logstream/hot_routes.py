@@ -6,9 +6,11 @@ series adds over its own query. A service names a few hot routes; a request to o
 answered here, innermost (inside the key and rate-limit guard), by the route's endpoint:
 
 - its parameters come from the route's own declarations (its `Dependant`): query parameters are
-  validated by FastAPI's `request_params_to_args` in the order FastAPI solves them (each
-  sub-dependency's, then the endpoint's), a sub-dependency runs only if its parameters are valid,
-  and any invalid parameter is a `RequestValidationError` with FastAPI's own error list;
+  read and validated as FastAPI's `request_params_to_args` does, by the same field validators, in the
+  order FastAPI solves them (each sub-dependency's, then the endpoint's); what that function works
+  out from the annotations on every request (aliases, list or not) is worked out once here. A
+  sub-dependency runs only if its parameters are valid, and any invalid parameter is a
+  `RequestValidationError` with FastAPI's own error list;
 - whatever it raises is rendered by the app's own exception handlers, found as Starlette finds them
   (HTTPException by status first, then along the exception's MRO); what no handler takes goes up to
   the server-error handler, as from a route.
@@ -26,8 +28,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi._compat import ModelField
+from fastapi.dependencies import utils as fastapi_utils
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_params_to_args
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -46,6 +49,36 @@ def hot_route(router: Any, method: str, path: str) -> APIRoute:
     raise LookupError(f"no route {method} {path} in this router")
 
 
+class QueryField:
+    """One query parameter as `request_params_to_args` reads it, its annotation examined once."""
+
+    __slots__ = ("field", "aliases", "sequence")
+
+    def __init__(self, field: ModelField):
+        self.field = field
+        self.aliases = [alias for _, alias in fastapi_utils._get_param_aliases(field)]
+        self.sequence = (not fastapi_utils._is_json_field(field)
+                         and fastapi_utils.field_annotation_is_sequence(field.field_info.annotation))
+
+    def validate(self, params: Any, values: dict[str, Any]) -> tuple[Any, list[Any]]:
+        alias = next((alias for alias in self.aliases if alias in params), self.aliases[0])
+        value = params.getlist(alias) if self.sequence else params.get(alias)
+        if value is None or (self.sequence and not value):
+            value = fastapi_utils.Undefined
+        return fastapi_utils._validate_value_with_model_field(field=self.field, value=value, values=values,
+                                                              loc=("query", alias))
+
+
+_query_fields: dict[int, list[QueryField]] = {}  # id(dependant) -> its query fields, worked out once
+
+
+def query_fields(dependant: Dependant) -> list[QueryField]:
+    fields = _query_fields.get(id(dependant))
+    if fields is None:
+        fields = _query_fields[id(dependant)] = [QueryField(field) for field in dependant.query_params]
+    return fields
+
+
 def check(dependant: Dependant, path: str) -> None:
     """Refuse what `solve` does not do as FastAPI does: only query parameters, the Request, and async
     sub-dependencies of the same kind."""
@@ -55,6 +88,8 @@ def check(dependant: Dependant, path: str) -> None:
                    or dependant.security_scopes_param_name)
     if unsupported:
         raise ValueError(f"{path} cannot be a hot route: it declares more than query parameters and the Request")
+    if any(fastapi_utils._get_param_model(field) is not None for field in dependant.query_params):
+        raise ValueError(f"{path} cannot be a hot route: it reads its query parameters into a model")
     for sub in dependant.dependencies:
         if not inspect.iscoroutinefunction(sub.call):
             raise ValueError(f"{path} cannot be a hot route: its dependency {sub.name} is not an async function")
@@ -72,9 +107,14 @@ async def solve(dependant: Dependant, request: Request) -> tuple[dict[str, Any],
             continue
         assert sub.call is not None and sub.name is not None
         values[sub.name] = await sub.call(**sub_values)
-    query_values, query_errors = request_params_to_args(dependant.query_params, request.query_params)
+    params, query_values = request.query_params, {}
+    for field in query_fields(dependant):
+        value, field_errors = field.validate(params, query_values)
+        if field_errors:
+            errors.extend(field_errors)
+        else:
+            query_values[field.field.name] = value
     values.update(query_values)
-    errors += query_errors
     if dependant.request_param_name:
         values[dependant.request_param_name] = request
     return values, errors
