@@ -23,7 +23,6 @@ from logstream.security import CLICKHOUSE_PATH
 from query_api.app import create_app as create_query_app
 from query_api.settings import QuerySettings
 from stream.settings import StreamSettings
-from stream.worker import StreamWorker
 
 
 class ChdbOwnerSettings(StreamSettings, QuerySettings):
@@ -49,7 +48,11 @@ def create_app(settings: ChdbOwnerSettings, *, with_stream: bool = False) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with query_lifespan(app):
-            worker = StreamWorker(settings) if with_stream else None
+            worker = None
+            if with_stream:
+                from stream.worker import StreamWorker  # Faust: imported only by the process that runs it
+
+                worker = StreamWorker(settings)
             if worker:
                 await worker.start()
                 app.state.readiness_checks["stream"] = worker.status
