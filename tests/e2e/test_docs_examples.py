@@ -73,10 +73,12 @@ def test_every_curl_example_runs_as_documented(stack: Stack, tmp_path: Path) -> 
     writes = [e for e in EXAMPLES if " -d " in e[1]]
     reads = [e for e in EXAMPLES if " -d " not in e[1]]
     failures = [failure for example in writes if (failure := run(example, stack, tmp_path, env, None))]
-    actions = wait_until(lambda: httpx.get(f"{stack.base_url}/v1/actions", params={"userId": "ABC123XYZ", "limit": 1},
-                                           timeout=10).json(), timeout=60, what="the examples' actions")
-    cursor = actions["nextCursor"]
-    assert cursor, actions
+
+    def first_page() -> dict | None:
+        page = httpx.get(f"{stack.base_url}/v1/actions", params={"userId": "ABC123XYZ", "limit": 1}, timeout=10).json()
+        return page if page["nextCursor"] else None
+
+    cursor = wait_until(first_page, timeout=60, what="the examples' actions")["nextCursor"]
     failures += [failure for example in reads if (failure := run(example, stack, tmp_path, env, cursor))]
     assert not failures, "\n\n".join(failures)
 
