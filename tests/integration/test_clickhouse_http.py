@@ -149,7 +149,7 @@ def test_only_an_insert_reports_written_rows(adapter_url: str) -> None:
 def test_array_parameters_are_bound_by_the_engine(adapter_client: Client) -> None:
     ids = [uuid.uuid4() for _ in range(3)]
     assert adapter_client.query("SELECT length({ids:Array(UUID)}), has({ids:Array(UUID)}, {one:UUID})",
-                        parameters={"ids": [str(i) for i in ids], "one": str(ids[1])}).result_rows == [(3, 1)]
+                                parameters={"ids": [str(i) for i in ids], "one": str(ids[1])}).result_rows == [(3, 1)]
 
 
 def test_the_sink_rechecks_republished_events_through_it(adapter_client: Client) -> None:
