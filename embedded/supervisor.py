@@ -23,10 +23,10 @@ from pathlib import Path
 
 import httpx
 
+from embedded import spool
 from embedded.broker import BrokerError, host_port, port_in_use, start_broker
 from embedded.chdb_owner import ChdbOwnerSettings
 from embedded.process import child_popen, stop
-from logstream import spool
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
 from logstream.settings import KafkaSettings
@@ -37,7 +37,7 @@ log = logging.getLogger("logstream.up")
 
 class UpSettings(ProducerSettings, ChdbOwnerSettings):
     embedded_broker: bool = True
-    # Where a stop saves what the memory-only broker holds undrained, for the next start (logstream.spool).
+    # Where a stop saves what the memory-only broker holds undrained, for the next start (embedded.spool).
     spool_dir: Path = Path("data") / "spool"
     # The stream worker in a process of its own (false: inside the query process, which owns chDB).
     up_stream_process: bool = True
