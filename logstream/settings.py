@@ -75,6 +75,12 @@ class KeySettings(BaseConfig):
         return key
 
 
+class HotRoutesSettings(BaseConfig):
+    """Whether a service answers its hot routes beneath FastAPI's routing (logstream.hot_routes)."""
+
+    hot_routes: bool = True
+
+
 class TopicSpecSettings(BaseConfig):
     # The topic spec; the topics' JSON Schemas (schemas/) and AsyncAPI document live beside it.
     topics_spec: Path = REPO_ROOT / "infra" / "kafka" / "topics.yaml"

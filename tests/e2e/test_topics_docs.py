@@ -95,7 +95,7 @@ def test_the_faust_agent_example(stack: Stack, posted: tuple[str, list[dict]], t
 def test_logstream_tail(stack: Stack, posted: tuple[str, list[dict]], tmp_path: Path) -> None:
     user, actions = posted
     env = {"LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}
-    tail = [sys.executable, "-m", "logstream.cli", "tail"]
+    tail = [sys.executable, "-m", "cli.main", "tail"]
     records = [orjson.loads(line) for line in run(
         [*tail, "actions", "--from-beginning", "--user", user, "--json", "--idle", "3"], env, tmp_path).splitlines()]
     assert {r["value"]["actionId"] for r in records} == {a["actionId"] for a in actions}
@@ -117,7 +117,7 @@ def test_a_compatibility_write_names_its_route(stack: Stack, tmp_path: Path) -> 
     response = httpx.post(f"{stack.base_url}/api/submitlogs", json=example(userId=user), timeout=60)
     assert response.status_code == 200, response.text
     [raw] = [orjson.loads(line) for line in run(
-        [sys.executable, "-m", "logstream.cli", "tail", "raw", "--from-beginning", "--user", user, "--json", "--idle",
+        [sys.executable, "-m", "cli.main", "tail", "raw", "--from-beginning", "--user", user, "--json", "--idle",
          "3"], {"LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}, tmp_path).splitlines()]
     assert raw["headers"]["logstream.route"] == "POST /api/submitlogs"
     assert raw["headers"]["logstream.schema"] == "logstream.logs.raw/1"
