@@ -17,11 +17,14 @@ class Progress:
         self.started = time.perf_counter()
         self._last_line = 0.0
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: int, note: str = "") -> None:
+        """`note`: more figures for the line (e.g. rows written)."""
         elapsed = time.perf_counter() - self.started
         fraction = min(done / self.total, 1.0)
         rate = done / elapsed if elapsed > 0 else 0.0
-        text = f"{self.what}: {done:,}/{self.total:,} ({fraction:.0%}) {elapsed:.1f} s, {rate:,.0f}/s"
+        eta = f", ETA {(self.total - done) / rate:.0f} s" if rate and done < self.total else ""
+        text = (f"{self.what}: {done:,}/{self.total:,} ({fraction:.0%}){note and ', ' + note} "
+                f"{elapsed:.1f} s, {rate:,.0f}/s{eta}")
         if self.tty:
             filled = int(fraction * self.width)
             self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {text}")

@@ -1,0 +1,136 @@
+"""`logstream replay [--source archive|topic] [--into DB] [--verify] [--swap]`.
+
+Rebuilds every projection of the log into a fresh database beside the live one (blue/green):
+`<database>_replay` by default, dropped and created again by its migrations first. `--verify`
+compares it with the live database and prints each difference (exit 1 on any). `--swap` makes it
+the live one while the stream keeps going; the previous projections stay in the other database.
+
+How `--swap` stays exact while the live stream writes:
+1. Catch up from the archive until fewer than a page of records are left to read.
+2. Freeze the live writers: rename the live `actions`, then `raw_events`, aside. A stream batch
+   archives its records before it inserts their actions, so from here on every insert into
+   `actions` fails (and is retried by the sink, which then checks what is stored before inserting
+   again), and whatever reached the old `actions` was archived first.
+3. Read the archive to its end (the final catch-up) into the rebuilt database.
+4. EXCHANGE TABLES every rollup pair in one statement, then rename the rebuilt `actions` to the
+   live name and the frozen tables back. The stream's retried inserts now land in the rebuilt
+   tables, deduplicated against what the final catch-up stored: each action once.
+Reads of `actions` fail during 2-4 (the query API answers 503 for that moment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from clickhouse_connect.driver.client import Client
+
+from logstream.clickhouse import connect, migrate
+from logstream.progress import Progress
+from stream.projections import SOURCE, SwapError, derived_tables, differences, exchange
+from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, replay
+from stream.settings import StreamSettings
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr)  # noqa: T201
+
+
+def fresh_database(settings: StreamSettings, name: str) -> StreamSettings:
+    rebuilt = settings.model_copy(update={"clickhouse_database": name})
+    admin = connect(settings, database=False)
+    try:
+        admin.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+    finally:
+        admin.close()
+    migrate(rebuilt)
+    return rebuilt
+
+
+def catch_up(source: ArchiveSource, rebuild: Rebuild, cursor: Cursor, *, gap: int, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        pending = source.pending(cursor)
+        if pending <= gap:
+            return
+        say(f"catching up: {pending:,} records archived since the rebuild began")
+        replay(source, rebuild, cursor)
+
+
+def swap(client: Client, live: str, rebuilt: str, source: ArchiveSource, rebuild: Rebuild, cursor: Cursor) -> None:
+    archive = source.table
+    frozen_actions, frozen_archive = f"`{live}`.`{SOURCE}_replay_swap`", f"`{live}`.`raw_events_replay_swap`"
+    client.command(f"RENAME TABLE `{live}`.`{SOURCE}` TO {frozen_actions}")
+    renamed = [(f"`{live}`.`{SOURCE}`", frozen_actions)]
+    try:
+        client.command(f"RENAME TABLE `{live}`.`raw_events` TO {frozen_archive}")
+        renamed.append((f"`{live}`.`raw_events`", frozen_archive))
+        source.table = "raw_events_replay_swap"
+        started = rebuild.records
+        replay(source, rebuild, cursor)
+        say(f"final catch-up: {rebuild.records - started:,} records while the live writers waited")
+        exchange(client, live, rebuilt)
+    except BaseException:
+        for original, aside in reversed(renamed):
+            client.command(f"RENAME TABLE {aside} TO {original}")
+        raise
+    finally:
+        source.table = archive
+    client.command(f"RENAME TABLE `{rebuilt}`.`{SOURCE}` TO `{live}`.`{SOURCE}`")
+    client.command(f"RENAME TABLE {frozen_actions} TO `{rebuilt}`.`{SOURCE}`")
+    client.command(f"RENAME TABLE {frozen_archive} TO `{live}`.`raw_events`")
+
+
+def main(argv: list[str], settings: StreamSettings) -> int:
+    parser = argparse.ArgumentParser(prog="logstream replay", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", choices=["archive", "topic"], default="archive",
+                        help="the archive in ClickHouse (default), or the raw topic from its beginning")
+    parser.add_argument("--into", help="the database to rebuild into (default: <database>_replay)")
+    parser.add_argument("--verify", action="store_true",
+                        help="compare with the live projections; exit 1 on any difference")
+    parser.add_argument("--swap", action="store_true", help="make the rebuilt projections the live ones")
+    parser.add_argument("--page", type=int, default=20_000, help="records per read and insert")
+    args = parser.parse_args(argv)
+    live = settings.clickhouse_database
+    into = args.into or f"{live}_replay"
+    if into == live:
+        raise SystemExit("logstream replay: --into must name a database other than the live one")
+    if args.swap and args.source != "archive":
+        raise SystemExit("logstream replay: --swap catches up from the archive: use --source archive")
+    client = connect(settings)
+    rebuilt = fresh_database(settings, into)
+    rebuild = Rebuild(connect(rebuilt), max_record_bytes=settings.stream_max_record_bytes,
+                      max_future=settings.max_future)
+    source = (ArchiveSource(client, settings.raw_topic, database=live, page=args.page) if args.source == "archive"
+              else TopicSource(settings, page=args.page))
+    cursor = Cursor()
+    total = sum(p.records for p in source.partitions())
+    progress = Progress(total, "replay, records")
+    started = time.perf_counter()
+    replay(source, rebuild, cursor, lambda: progress(rebuild.records, f"{rebuild.rows:,} rows"))
+    progress(max(rebuild.records, total), f"{rebuild.rows:,} rows")
+    elapsed = time.perf_counter() - started
+    say(f"replayed {rebuild.records:,} records of {len(cursor.lives)} broker life(s) into {into} in {elapsed:.1f} s "
+        f"({rebuild.records / max(elapsed, 1e-9):,.0f} records/s): {rebuild.rows:,} actions, "
+        f"{rebuild.dead_letters:,} dead letters, {rebuild.duplicates + rebuild.sink.duplicates_skipped:,} "
+        "duplicate rows skipped")
+    code = 0
+    if args.verify:
+        found = differences(client, live, into)
+        for line in found:
+            print(line)  # noqa: T201
+        say(f"verify: {len(found)} difference(s) between {live} and {into}")
+        code = 1 if found else 0
+    if args.swap:
+        missing = sorted(set(derived_tables(client, into)) - set(derived_tables(client, live)))
+        if missing:
+            raise SystemExit(f"logstream replay: the live database lacks {', '.join(missing)}: "
+                             "run `logstream migrate` first")
+        catch_up(source, rebuild, cursor, gap=args.page)
+        try:
+            swap(client, live, into, source, rebuild, cursor)
+        except SwapError as exc:
+            raise SystemExit(f"logstream replay: {exc}") from None
+        say(f"swapped: {live} now holds the rebuilt projections; the previous ones are in {into}")
+    return code
