@@ -3,6 +3,7 @@ stored: on the real engine (chDB), through the stream's own build, archive and s
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from stream.archive import Archive, Record
 from stream.dlq import DeadLetter
 from stream.projections import derived_tables, differences
 from stream.replay import ArchiveSource, Cursor, Rebuild, replay
+from stream.replay_cli import fresh_database
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.split import Source
@@ -121,3 +123,45 @@ def test_replay_rebuilds_what_the_stream_stored_across_lives_retries_and_dead_le
     found = differences(client, settings.clickhouse_database, rebuilt.clickhouse_database)
     assert any(line.startswith("actions on 2018-10-19 of type CLICK") for line in found), found
     assert any(line.startswith("actions.rows:") for line in found), found
+
+
+NEW_ROLLUP = """
+CREATE TABLE IF NOT EXISTS clicks_per_user
+(
+    user_id String,
+    clicks  SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY user_id;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS clicks_per_user_mv TO clicks_per_user AS
+SELECT user_id, count() AS clicks FROM actions WHERE type = 'CLICK' GROUP BY user_id;
+"""
+
+
+def test_a_rollup_added_by_a_migration_is_filled_by_replay_over_old_data(chdb_dir: Path, tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    shutil.copytree(StreamSettings().migrations_dir, migrations)
+    settings = StreamSettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=f"m_{uuid.uuid4().hex[:8]}",
+                              migrations_dir=migrations)
+    migrate(settings)
+    client = connect(settings)
+    life = uuid.uuid4()
+    stream_like(client, life, [log_record(o, 0, user="old") for o in range(70)])  # before the new rollup
+    (migrations / "0099_clicks_per_user.sql").write_text(NEW_ROLLUP)
+    migrate(settings)  # no backfill: the live rollup sees new rows only
+    stream_like(client, life, [log_record(o, 0, user="new") for o in range(70, 77)])
+    live_clicks = client.query("SELECT sum(clicks) FROM clicks_per_user").result_rows[0][0]
+    assert live_clicks == 7
+
+    rebuilt = fresh_database(settings, settings.clickhouse_database + "_replay")
+    rebuild = Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None)
+    replay(ArchiveSource(client, TOPIC, database=settings.clickhouse_database), rebuild, Cursor())
+
+    filled = client.query(f"SELECT user_id, sum(clicks) FROM {rebuilt.clickhouse_database}.clicks_per_user "
+                          "GROUP BY user_id ORDER BY user_id").result_rows
+    expected = client.query("SELECT user_id, count() FROM actions WHERE type = 'CLICK' GROUP BY user_id "
+                            "ORDER BY user_id").result_rows
+    assert filled == expected and sum(n for _, n in filled) == 77
+    found = differences(client, settings.clickhouse_database, rebuilt.clickhouse_database)
+    assert found and all(line.startswith("clicks_per_user.") for line in found), found
