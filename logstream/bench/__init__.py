@@ -9,4 +9,5 @@ from __future__ import annotations
 TARGETS = {
     "ingest": "logstream.bench.ingest",
     "query": "logstream.bench.query",
+    "replay": "logstream.bench.replay",
 }
