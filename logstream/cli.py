@@ -82,7 +82,9 @@ def add_dlq_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("options", nargs=argparse.REMAINDER, help="[--source topic] [--verify] [--swap] (--help)")
+    from stream.replay_cli import add_arguments
+
+    add_arguments(parser)
 
 
 def cmd_dlq(args: argparse.Namespace) -> None:
@@ -93,10 +95,10 @@ def cmd_dlq(args: argparse.Namespace) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> None:
-    from stream.replay_cli import main as replay_main
+    from stream.replay_cli import run
     from stream.settings import StreamSettings
 
-    raise SystemExit(replay_main(args.options, load(StreamSettings)))
+    raise SystemExit(run(args, load(StreamSettings)))
 
 
 def cmd_up(_: argparse.Namespace) -> None:

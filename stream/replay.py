@@ -105,8 +105,9 @@ class ArchiveSource:
                     break
                 result = self._client.query(
                     ARCHIVED_PAGE, query_formats={"String": "bytes"},
-                    parameters={"database": self.database, "archive": self.table, "topic_id": str(part.life), "topic": self._topic,
-                                "partition": part.partition, "after": after, "limit": self._page})
+                    parameters={"database": self.database, "archive": self.table, "topic_id": str(part.life),
+                                "topic": self._topic, "partition": part.partition, "after": after,
+                                "limit": self._page})
                 if not result.row_count:
                     break
                 offsets, stamps, keys, values, names, header_values = result.result_columns

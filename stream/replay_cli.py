@@ -81,9 +81,9 @@ def swap(client: Client, live: str, rebuilt: str, source: ArchiveSource, rebuild
     client.command(f"RENAME TABLE {frozen_archive} TO `{live}`.`raw_events`")
 
 
-def main(argv: list[str], settings: StreamSettings) -> int:
-    parser = argparse.ArgumentParser(prog="logstream replay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--source", choices=["archive", "topic"], default="archive",
                         help="the archive in ClickHouse (default), or the raw topic from its beginning")
     parser.add_argument("--into", help="the database to rebuild into (default: <database>_replay)")
@@ -91,7 +91,9 @@ def main(argv: list[str], settings: StreamSettings) -> int:
                         help="compare with the live projections; exit 1 on any difference")
     parser.add_argument("--swap", action="store_true", help="make the rebuilt projections the live ones")
     parser.add_argument("--page", type=int, default=20_000, help="records per read and insert")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, settings: StreamSettings) -> int:
     live = settings.clickhouse_database
     into = args.into or f"{live}_replay"
     if into == live:
