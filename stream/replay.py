@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -180,14 +181,16 @@ class Rebuild:
     def rows(self) -> int:
         return self.sink.rows_written
 
-    def apply(self, records: list[Record]) -> None:
-        if not records:
-            return
-        built = batches.build(
+    def build(self, records: list[Record]) -> batches.Batch:
+        """Pure: the page's rows and dead letters, by the stream's own code."""
+        return batches.build(
             ((r.key, r.value, r.source) for r in records),
             republished=frozenset((r.source.partition, r.source.offset) for r in records
                                   if any(name == REPUBLISHED_HEADER for name, _ in r.headers)),
             max_record_bytes=self._max_record_bytes, max_future=self._max_future)
+
+    def store(self, records: list[Record], built: batches.Batch) -> None:
+        """The page's rows not stored yet, in order after the pages stored before it."""
         rows = built.rows
         source = records[0].source
         stored = {row[0].int for row in self._client.query(STORED_ACTION_IDS_BETWEEN, parameters={
@@ -202,13 +205,32 @@ class Rebuild:
         self.records += len(records)
         self.dead_letters += len(built.dead) + len(refusals)
 
+    def apply(self, records: list[Record]) -> None:
+        if records:
+            self.store(records, self.build(records))
+
 
 def replay(source: ArchiveSource | TopicSource, rebuild: Rebuild, cursor: Cursor,
-           on_page: callable | None = None) -> None:
-    """Every record the cursor has not read yet, in order, into `rebuild`."""
-    for life, records in source.pages(cursor):
-        if life not in cursor.lives:
-            cursor.lives.append(life)
-        rebuild.apply(records)
-        if on_page is not None:
-            on_page()
+           on_page: Callable[[], None] | None = None) -> None:
+    """Every record the cursor has not read yet, in order, into `rebuild`. Three stages overlap: the
+    next page is read and the previous one stored (both mostly waiting on the engine) while this
+    one is built; pages are stored one at a time, in order."""
+    pages = source.pages(cursor)
+    with ThreadPoolExecutor(2, thread_name_prefix="replay") as pool:
+        reading = pool.submit(next, pages, None)
+        storing: Future[None] | None = None
+        while (page := reading.result()) is not None:
+            reading = pool.submit(next, pages, None)
+            life, records = page
+            if life not in cursor.lives:
+                cursor.lives.append(life)
+            built = rebuild.build(records)
+            if storing is not None:
+                storing.result()
+                if on_page is not None:
+                    on_page()
+            storing = pool.submit(rebuild.store, records, built)
+        if storing is not None:
+            storing.result()
+            if on_page is not None:
+                on_page()
