@@ -30,6 +30,11 @@ ARCHIVE_SIZE = """
 SELECT sum(data_compressed_bytes), sum(data_uncompressed_bytes), sum(rows) FROM system.parts
 WHERE database = {db:String} AND table = 'raw_events' AND active
 """
+# on disk: the archive, and actions with its projection and every rollup
+DISK_BYTES = """
+SELECT sumIf(bytes_on_disk, table = 'raw_events'), sumIf(bytes_on_disk, table != 'raw_events') FROM system.parts
+WHERE database = {db:String} AND active
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
             figures["archive_records"] = rows
             figures["archive_bytes_per_log"] = compressed / max(rows, 1)
             figures["archive_uncompressed_bytes_per_log"] = uncompressed / max(rows, 1)
+            archive_disk, projections_disk = client.query(DISK_BYTES, parameters={"db": database}).result_rows[0]
+            figures["archive_disk_mb_per_million_logs"] = archive_disk / max(rows, 1)
+            figures["projections_disk_mb_per_million_logs"] = projections_disk / max(rows, 1)
             progress.done(f"archive: {rows:,} records, {figures['archive_bytes_per_log']:,.1f} bytes per log "
                           f"compressed ({figures['archive_uncompressed_bytes_per_log']:,.1f} uncompressed)")
             rate, records, actions = replay_rate(stack.engine_dsn, database, topic, args.page, progress)
