@@ -12,10 +12,12 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from logstream.clickhouse import connect, migrate
+from logstream.contract import Problem
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch
 from stream.archive import Archive, Record
 from stream.dlq import DeadLetter
+from stream.dlq_cli import main as dlq_main
 from stream.projections import derived_tables, differences
 from stream.replay import ArchiveSource, Cursor, Rebuild, replay
 from stream.replay_cli import fresh_database
@@ -76,14 +78,23 @@ def test_each_record_is_archived_once_per_broker_life(settings: StreamSettings) 
     assert str(event_id) == orjson.loads(records[1].value)["eventId"]
 
 
-def test_dead_letters_are_archived_once(settings: StreamSettings) -> None:
+def test_dead_letters_are_archived_once_and_listed_by_logstream_dlq(
+        settings: StreamSettings, capsys: pytest.CaptureFixture[str]) -> None:
     client = connect(settings)
     archive = Archive(client, lambda: uuid.UUID(int=7), max_backoff_s=1)
-    letter = DeadLetter("unparseable", [], Source(TOPIC, 2, 40), b"k", b"{not json")
+    problem = Problem("userId", "missing_property", "Field required")
+    letter = DeadLetter("schema_violation", [problem], Source(TOPIC, 2, 40), b"k", b'{"sessionId": "s"}')
     assert archive.write_letters_now([letter]) == 1
     assert archive.write_letters_now([letter]) == 0  # a send retried after a partial failure
     rows = client.query("SELECT source_partition, source_offset, reason, value FROM dead_letters").result_rows
-    assert rows == [(2, 40, "unparseable", "{not json")]
+    assert rows == [(2, 40, "schema_violation", '{"sessionId": "s"}')]
+
+    assert dlq_main(["list", "--archive", "--json"], settings) == 0
+    listed = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["letter"], e["reason"], e["source"], e["errors"]) for e in listed] == [
+        ("2:40@00000000", "schema_violation", f"{TOPIC}/2/40", [problem.as_dict()])]
+    assert dlq_main(["show", "--archive", "2:40@00000000"], settings) == 0
+    assert orjson.loads(capsys.readouterr().out)["original"] == {"sessionId": "s"}
 
 
 def test_replay_rebuilds_what_the_stream_stored_across_lives_retries_and_dead_letters(
