@@ -88,18 +88,3 @@ def differences(client: Client, live: str, rebuilt: str) -> list[str]:
                   for name in a.keys() | b.keys() if a.get(name) != b.get(name)]
     return lines
 
-
-class SwapError(RuntimeError):
-    pass
-
-
-def exchange(client: Client, live: str, rebuilt: str) -> list[str]:
-    """Swap every projection but `actions` between the databases, in one statement (ClickHouse
-    exchanges the pairs of one EXCHANGE TABLES atomically); views follow their tables' names."""
-    tables = [t for t in derived_tables(client, rebuilt) if t != SOURCE]
-    missing = sorted(set(tables) - set(derived_tables(client, live)))
-    if missing:
-        raise SwapError(f"the live database lacks {', '.join(missing)}: run `logstream migrate` first")
-    if tables:
-        client.command("EXCHANGE TABLES " + ", ".join(f"`{live}`.`{t}` AND `{rebuilt}`.`{t}`" for t in tables))
-    return tables

@@ -100,24 +100,25 @@ class ArchiveSource:
 
     def pages(self, cursor: Cursor) -> Iterator[tuple[uuid.UUID, list[Record]]]:
         for part in self.partitions():
-            while True:
-                after = cursor.after(part.life, part.partition)
-                if after >= part.last:
+            while cursor.after(part.life, part.partition) < part.last:
+                records = self.page(part, cursor.after(part.life, part.partition))
+                if not records:
                     break
-                result = self._client.query(
-                    ARCHIVED_PAGE, query_formats={"String": "bytes"},
-                    parameters={"database": self.database, "archive": self.table, "topic_id": str(part.life),
-                                "topic": self._topic, "partition": part.partition, "after": after,
-                                "limit": self._page})
-                if not result.row_count:
-                    break
-                offsets, stamps, keys, values, names, header_values = result.result_columns
-                records = [Record(k, v, [(n.decode(), b) for n, b in zip(hn, hv, strict=True)] if hn else [],
-                                  Source(self._topic, part.partition, o, t))
-                           for o, t, k, v, hn, hv in zip(offsets, stamps, keys, values, names, header_values,
-                                                         strict=True)]
                 yield part.life, records
-                cursor.read[(part.life, part.partition)] = offsets[-1]
+                cursor.read[(part.life, part.partition)] = records[-1].source.offset
+
+    def page(self, part: Partition, after: int) -> list[Record]:
+        """The partition's records past `after`, in offset order, at most a page of them."""
+        result = self._client.query(
+            ARCHIVED_PAGE, query_formats={"String": "bytes"},
+            parameters={"database": self.database, "archive": self.table, "topic_id": str(part.life),
+                        "topic": self._topic, "partition": part.partition, "after": after, "limit": self._page})
+        if not result.row_count:
+            return []
+        offsets, stamps, keys, values, names, header_values = result.result_columns
+        return [Record(k, v, [(n.decode(), b) for n, b in zip(hn, hv, strict=True)] if hn else [],
+                       Source(self._topic, part.partition, o, t))
+                for o, t, k, v, hn, hv in zip(offsets, stamps, keys, values, names, header_values, strict=True)]
 
 
 class TopicSource:

@@ -5,17 +5,7 @@ Rebuilds every projection of the log into a fresh database beside the live one (
 compares it with the live database and prints each difference (exit 1 on any). `--swap` makes it
 the live one while the stream keeps going; the previous projections stay in the other database.
 
-How `--swap` stays exact while the live stream writes:
-1. Catch up from the archive until fewer than a page of records are left to read.
-2. Freeze the live writers: rename the live `actions`, then `raw_events`, aside. A stream batch
-   archives its records before it inserts their actions, so from here on every insert into
-   `actions` fails (and is retried by the sink, which then checks what is stored before inserting
-   again), and whatever reached the old `actions` was archived first.
-3. Read the archive to its end (the final catch-up) into the rebuilt database.
-4. EXCHANGE TABLES every rollup pair in one statement, then rename the rebuilt `actions` to the
-   live name and the frozen tables back. The stream's retried inserts now land in the rebuilt
-   tables, deduplicated against what the final catch-up stored: each action once.
-Reads of `actions` fail during 2-4 (the query API answers 503 for that moment).
+How `--swap` stays exact while the live stream writes: stream/swap.py.
 """
 
 from __future__ import annotations
@@ -24,13 +14,12 @@ import argparse
 import sys
 import time
 
-from clickhouse_connect.driver.client import Client
-
 from logstream.clickhouse import connect, migrate
 from logstream.progress import Progress
-from stream.projections import SOURCE, SwapError, derived_tables, differences, exchange
+from stream.projections import derived_tables, differences
 from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, replay
 from stream.settings import StreamSettings
+from stream.swap import SwapError, engine_now, swap
 
 
 def say(text: str) -> None:
@@ -46,39 +35,6 @@ def fresh_database(settings: StreamSettings, name: str) -> StreamSettings:
         admin.close()
     migrate(rebuilt)
     return rebuilt
-
-
-def catch_up(source: ArchiveSource, rebuild: Rebuild, cursor: Cursor, *, gap: int, rounds: int = 20) -> None:
-    for _ in range(rounds):
-        pending = source.pending(cursor)
-        if pending <= gap:
-            return
-        say(f"catching up: {pending:,} records archived since the rebuild began")
-        replay(source, rebuild, cursor)
-
-
-def swap(client: Client, live: str, rebuilt: str, source: ArchiveSource, rebuild: Rebuild, cursor: Cursor) -> None:
-    archive = source.table
-    frozen_actions, frozen_archive = f"`{live}`.`{SOURCE}_replay_swap`", f"`{live}`.`raw_events_replay_swap`"
-    client.command(f"RENAME TABLE `{live}`.`{SOURCE}` TO {frozen_actions}")
-    renamed = [(f"`{live}`.`{SOURCE}`", frozen_actions)]
-    try:
-        client.command(f"RENAME TABLE `{live}`.`raw_events` TO {frozen_archive}")
-        renamed.append((f"`{live}`.`raw_events`", frozen_archive))
-        source.table = "raw_events_replay_swap"
-        started = rebuild.records
-        replay(source, rebuild, cursor)
-        say(f"final catch-up: {rebuild.records - started:,} records while the live writers waited")
-        exchange(client, live, rebuilt)
-    except BaseException:
-        for original, aside in reversed(renamed):
-            client.command(f"RENAME TABLE {aside} TO {original}")
-        raise
-    finally:
-        source.table = archive
-    client.command(f"RENAME TABLE `{rebuilt}`.`{SOURCE}` TO `{live}`.`{SOURCE}`")
-    client.command(f"RENAME TABLE {frozen_actions} TO `{rebuilt}`.`{SOURCE}`")
-    client.command(f"RENAME TABLE {frozen_archive} TO `{live}`.`raw_events`")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +63,7 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
     source = (ArchiveSource(client, settings.raw_topic, database=live, page=args.page) if args.source == "archive"
               else TopicSource(settings, page=args.page))
     cursor = Cursor()
+    since = engine_now(client)  # a swap copies what the stream stores in the old tables from here on
     total = sum(p.records for p in source.partitions())
     progress = Progress(total, "replay, records")
     started = time.perf_counter()
@@ -129,10 +86,11 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
         if missing:
             raise SystemExit(f"logstream replay: the live database lacks {', '.join(missing)}: "
                              "run `logstream migrate` first")
-        catch_up(source, rebuild, cursor, gap=args.page)
+        before = rebuild.records
         try:
-            swap(client, live, into, source, rebuild, cursor)
+            copied = swap(client, live, into, source, rebuild, cursor, since, gap=args.page)
         except SwapError as exc:
             raise SystemExit(f"logstream replay: {exc}") from None
-        say(f"swapped: {live} now holds the rebuilt projections; the previous ones are in {into}")
+        say(f"swapped: {live} now holds the rebuilt projections (caught up {rebuild.records - before:,} records, "
+            f"then copied {copied:,} rows the stream stored meanwhile); the previous ones are in {into}")
     return code

@@ -24,6 +24,7 @@ from stream.replay_cli import fresh_database
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.split import Source
+from stream.swap import catch_up, copy_late_rows, engine_now, exchange, swap
 from tests.fixtures import example
 
 TOPIC = "logstream.logs.raw.v1"
@@ -176,3 +177,55 @@ def test_a_rollup_added_by_a_migration_is_filled_by_replay_over_old_data(chdb_di
     assert filled == expected and sum(n for _, n in filled) == 77
     found = differences(client, settings.clickhouse_database, rebuilt.clickhouse_database)
     assert found and all(line.startswith("clicks_per_user.") for line in found), found
+
+
+def test_swap_keeps_every_action_once_and_the_views_fill_the_rebuilt_rollups(settings: StreamSettings) -> None:
+    client = connect(settings)
+    live, life = settings.clickhouse_database, uuid.uuid4()
+    sink = ClickHouseSink(client, max_backoff_s=1)  # the live stream's sink, verified state and all
+    stream_like(client, life, [log_record(o) for o in range(100)], sink)
+    since = engine_now(client)
+    rebuilt = fresh_database(settings, live + "_replay")
+    rebuild = Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None)
+    source, cursor = ArchiveSource(client, TOPIC, database=live, page=16), Cursor()
+    replay(source, rebuild, cursor)
+    stream_like(client, life, [log_record(o) for o in range(100, 130)], sink)  # arrived during the rebuild
+    in_flight = [log_record(o) for o in range(130, 140)]  # archived; the stream has not inserted them yet
+    rows = batch.build((r.key, r.value, r.source) for r in in_flight).rows
+    Archive(client, lambda: life, max_backoff_s=1).write_now(in_flight, rows)
+
+    copied = swap(client, live, rebuilt.clickhouse_database, source, rebuild, cursor, since, gap=0, settle_s=0)
+
+    assert copied == 0 and cursor.after(life, 0) == 129, "the catch-up stops before what the stream has not stored"
+    sink.write_now(rows)  # the stream goes on: into the rebuilt tables, which are live now
+    stream_like(client, life, [log_record(o) for o in range(140, 150)], sink)
+    ids = [row[0] for row in client.query("SELECT action_id FROM actions").result_rows]
+    assert len(ids) == len(set(ids)) == 150 * 3
+    totals = client.query("SELECT sum(actions) FROM totals_all_time WHERE type = ''").result_rows[0][0]
+    assert totals == 150 * 3, "the live views fill the rollups that were swapped in"
+    again = fresh_database(settings, live + "_again")
+    replay(ArchiveSource(client, TOPIC, database=live), Rebuild(connect(again), max_record_bytes=1 << 20,
+                                                                max_future=None), Cursor())
+    assert differences(client, live, again.clickhouse_database) == []
+
+
+def test_rows_the_stream_stored_in_the_old_tables_during_the_swap_are_copied_once(
+        settings: StreamSettings) -> None:
+    client = connect(settings)
+    live, life = settings.clickhouse_database, uuid.uuid4()
+    sink = ClickHouseSink(client, max_backoff_s=1)
+    stream_like(client, life, [log_record(o) for o in range(50)], sink)
+    since = engine_now(client)
+    rebuilt = fresh_database(settings, live + "_replay")
+    rebuild = Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None)
+    source, cursor = ArchiveSource(client, TOPIC, database=live), Cursor()
+    replay(source, rebuild, cursor)
+    catch_up(client, live, source, rebuild, cursor, gap=0)
+    stream_like(client, life, [log_record(o) for o in range(50, 60)], sink)  # after the last round, before the exchange
+    exchange(client, live, rebuilt.clickhouse_database)
+
+    assert copy_late_rows(client, live, rebuilt.clickhouse_database, since, settle_s=0) == 30
+    assert copy_late_rows(client, live, rebuilt.clickhouse_database, since, settle_s=0) == 0
+    count, distinct = client.query("SELECT count(), uniqExact(action_id) FROM actions").result_rows[0]
+    assert count == distinct == 60 * 3
+    assert client.query("SELECT sum(actions) FROM totals_all_time WHERE type = ''").result_rows[0][0] == 180
