@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 STORED_EVENTS = "SELECT DISTINCT event_id FROM {db:Identifier}.actions WHERE event_id IN {ids:Array(UUID)}"
 ENGINE_NOW = "SELECT now64(3)"
+IDS_PER_QUERY = 200  # parameters travel in the URL: keep it well under a server's line limit
 LATE_ROWS = """
 FROM {old:Identifier}.actions
 WHERE inserted_at >= {since:DateTime64(3)}
@@ -71,7 +72,10 @@ def settled(client: Client, live: str, records: list[Record],
     if not event_of:
         return records, built, False
     ids = [str(uuid.UUID(int=e)) for e in set(event_of.values())]
-    stored = {row[0].int for row in client.query(STORED_EVENTS, parameters={"db": live, "ids": ids}).result_rows}
+    stored: set[int] = set()
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        stored |= {row[0].int for row in client.query(STORED_EVENTS, parameters={
+            "db": live, "ids": ids[start:start + IDS_PER_QUERY]}).result_rows}
     for index, record in enumerate(records):
         event = event_of.get((record.source.partition, record.source.offset))
         if event is not None and event not in stored:
