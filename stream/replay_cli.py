@@ -56,7 +56,14 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
         raise SystemExit("logstream replay: --into must name a database other than the live one")
     if args.swap and args.source != "archive":
         raise SystemExit("logstream replay: --swap catches up from the archive: use --source archive")
-    client = connect(settings)
+    try:
+        client = connect(settings)
+    except Exception as exc:
+        if "Cannot lock file" not in str(exc):
+            raise
+        raise SystemExit("logstream replay: the chDB directory is open in another process (a running `logstream up`):"
+                         " set LOGSTREAM_CLICKHOUSE_DSN to the engine it serves (README, \"The archive and replay\")"
+                         ) from None
     rebuilt = fresh_database(settings, into)
     rebuild = Rebuild(connect(rebuilt), max_record_bytes=settings.stream_max_record_bytes,
                       max_future=settings.max_future)
