@@ -40,17 +40,6 @@ def producer_config(settings: KafkaSettings) -> dict[str, str | int | bool]:
             "log.connection.close": False}
 
 
-def consumer_config(settings: KafkaSettings, group: str) -> dict[str, str | int | bool]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "group.id": group,
-        "session.timeout.ms": settings.kafka_session_timeout_ms,
-        # earliest: the embedded broker answers ListOffsets(latest) wrongly (EMBEDDED.md)
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    }
-
-
 def admin_client(settings: KafkaSettings) -> AdminClient:
     return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
 

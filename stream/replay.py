@@ -25,6 +25,7 @@ from datetime import timedelta
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from logstream.clickhouse import connect, migrate
 from logstream.kafka import REPUBLISHED_HEADER, topic_id
 from stream import batch as batches
 from stream.archive import Record, headers_of
@@ -167,6 +168,19 @@ class TopicSource:
                     cursor.read[(self.life, partition)] = part[-1].source.offset
         finally:
             consumer.close()
+
+
+def fresh_database(settings: StreamSettings, name: str) -> StreamSettings:
+    """The settings of database `name`, dropped (it holds a previous rebuild, or the projections a
+    swap replaced) and created again by every migration."""
+    rebuilt = settings.model_copy(update={"clickhouse_database": name})
+    admin = connect(settings, database=False)
+    try:
+        admin.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+    finally:
+        admin.close()
+    migrate(rebuilt)
+    return rebuilt
 
 
 class Rebuild:

@@ -17,10 +17,10 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from logstream.broker import start_broker
+from embedded.broker import start_broker
+from embedded.process import stop
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import REPUBLISHED_HEADER, broker_reachable
-from logstream.process import stop
 from logstream.settings import KafkaSettings
 from tests.e2e.workers import Worker, assert_exactly, expected_ids, records
 from tests.support import free_port, produce_raw, wait_until
@@ -63,7 +63,7 @@ def logstream_replay(worker: Worker, *args: str, timeout: float = 300) -> subpro
     query process serves (the chDB directory is that process's alone)."""
     env = {**os.environ, "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": worker.broker, "LOGSTREAM_RAW_TOPIC": worker.topic,
            "LOGSTREAM_CLICKHOUSE_DSN": embedded_http_dsn(worker.base, KEY), "LOGSTREAM_LOG_LEVEL": "WARNING"}
-    return subprocess.run([sys.executable, "-m", "logstream.cli", "replay", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli.main", "replay", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 

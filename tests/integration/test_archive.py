@@ -11,16 +11,15 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from cli.dlq import main as dlq_main
 from logstream.clickhouse import connect, migrate
 from logstream.contract import Problem
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch
 from stream.archive import Archive, Record
 from stream.dlq import DeadLetter
-from stream.dlq_cli import main as dlq_main
 from stream.projections import derived_tables, differences
-from stream.replay import ArchiveSource, Cursor, Rebuild, replay
-from stream.replay_cli import fresh_database
+from stream.replay import ArchiveSource, Cursor, Rebuild, fresh_database, replay
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.split import Source

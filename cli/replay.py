@@ -14,27 +14,16 @@ import argparse
 import sys
 import time
 
-from logstream.clickhouse import connect, migrate
+from logstream.clickhouse import connect
 from logstream.progress import Progress
 from stream.projections import derived_tables, differences
-from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, replay
+from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, fresh_database, replay
 from stream.settings import StreamSettings
 from stream.swap import SwapError, engine_now, swap
 
 
 def say(text: str) -> None:
     print(text, file=sys.stderr)  # noqa: T201
-
-
-def fresh_database(settings: StreamSettings, name: str) -> StreamSettings:
-    rebuilt = settings.model_copy(update={"clickhouse_database": name})
-    admin = connect(settings, database=False)
-    try:
-        admin.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
-    finally:
-        admin.close()
-    migrate(rebuilt)
-    return rebuilt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +61,7 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
     cursor = Cursor()
     since = engine_now(client)  # a swap copies what the stream stores in the old tables from here on
     total = sum(p.records for p in source.partitions())
-    progress = Progress(total, "replay, records")
+    progress = Progress().counter(total, "replay, records")
     started = time.perf_counter()
     replay(source, rebuild, cursor, lambda: progress(rebuild.records, f"{rebuild.rows:,} rows"))
     progress(max(rebuild.records, total), f"{rebuild.rows:,} rows")

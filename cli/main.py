@@ -47,11 +47,15 @@ def cmd_producer(_: argparse.Namespace) -> None:
 
 
 def cmd_query(args: argparse.Namespace) -> None:
+    from embedded import chdb_owner
     from query_api.app import create_app
-    from query_api.settings import QuerySettings
 
-    settings = load(QuerySettings)
-    serve(create_app(settings, with_stream=args.with_stream), settings.query_host, settings.query_port)
+    settings = load(chdb_owner.ChdbOwnerSettings)
+    if args.with_stream or settings.query_serve_clickhouse:  # the embedded default's chDB owner
+        app = chdb_owner.create_app(settings, with_stream=args.with_stream)
+    else:
+        app = create_app(settings)
+    serve(app, settings.query_host, settings.query_port)
 
 
 def cmd_stream(_: argparse.Namespace) -> None:
@@ -71,8 +75,8 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def cmd_broker(_: argparse.Namespace) -> None:
+    from embedded.supervisor import run_broker
     from logstream.settings import KafkaSettings
-    from logstream.supervisor import run_broker
 
     raise SystemExit(run_broker(load(KafkaSettings)))
 
@@ -82,27 +86,27 @@ def add_dlq_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
-    from stream.replay_cli import add_arguments
+    from cli.replay import add_arguments
 
     add_arguments(parser)
 
 
 def cmd_dlq(args: argparse.Namespace) -> None:
-    from stream.dlq_cli import main as dlq_main
+    from cli.dlq import main as dlq_main
     from stream.settings import StreamSettings
 
     raise SystemExit(dlq_main(args.options, load(StreamSettings)))
 
 
 def cmd_replay(args: argparse.Namespace) -> None:
-    from stream.replay_cli import run
+    from cli.replay import run
     from stream.settings import StreamSettings
 
     raise SystemExit(run(args, load(StreamSettings)))
 
 
 def cmd_up(_: argparse.Namespace) -> None:
-    from logstream.supervisor import UpSettings, run_up
+    from embedded.supervisor import UpSettings, run_up
 
     raise SystemExit(run_up(load(UpSettings)))
 
@@ -130,7 +134,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def add_bench_targets(parser: argparse.ArgumentParser) -> None:
     import importlib
 
-    from logstream.bench import TARGETS
+    from bench import TARGETS
 
     targets = parser.add_subparsers(dest="target", required=True, metavar="target")
     for name, module_name in TARGETS.items():

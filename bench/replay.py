@@ -19,10 +19,10 @@ import orjson
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from logstream.bench import ceilings
-from logstream.bench.ingest import SAMPLE
-from logstream.bench.progress import Progress
-from logstream.bench.stack import Stack
+from bench import ceilings
+from bench.ingest import SAMPLE
+from bench.stack import Stack
+from logstream.progress import Progress
 
 DESCRIPTION = "replay: logs/s rebuilt from the archive vs the stream worker's ceiling; archive bytes per log"
 TARGET_RATIO = 3.0
@@ -60,8 +60,7 @@ def produce(bootstrap: str, topic: str, logs: int, progress: Progress) -> None:
 def replay_rate(dsn: str, database: str, topic: str, page: int, progress: Progress) -> tuple[float, int, int]:
     """logs/s of a replay of `database`'s archive into a fresh database; records and rows replayed."""
     from logstream.clickhouse import connect
-    from stream.replay import ArchiveSource, Cursor, Rebuild, replay
-    from stream.replay_cli import fresh_database
+    from stream.replay import ArchiveSource, Cursor, Rebuild, fresh_database, replay
     from stream.settings import StreamSettings
 
     settings = StreamSettings(clickhouse_dsn=dsn, clickhouse_database=database, raw_topic=topic)
