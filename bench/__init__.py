@@ -9,4 +9,5 @@ from __future__ import annotations
 TARGETS = {
     "ingest": "bench.ingest",
     "query": "bench.query",
+    "replay": "bench.replay",
 }
