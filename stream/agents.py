@@ -17,6 +17,7 @@ from faust.types import EventT
 from logstream.contract import Problem
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch as batches
+from stream.actions_topic import ActionsTopic
 from stream.archive import Archive, Record, headers_of
 from stream.dlq import DeadLetter, DeadLetters
 from stream.retry import until_done
@@ -33,9 +34,10 @@ class BatchProcessor:
 
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
                  max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
-                 archive: Archive | None = None):
+                 archive: Archive | None = None, actions: ActionsTopic | None = None):
         self.sink = sink
         self.archive = archive
+        self.actions = actions
         self._max_record_bytes = max_record_bytes
         self.dead_letters = dead_letters
         self._max_backoff_s = max_backoff_s
@@ -82,6 +84,8 @@ class BatchProcessor:
             refusals = await self.sink.write(batch.rows, batch.recheck_events)
             if refusals:
                 await self.dead_letters.send(unstorable_letters(refusals, events))
+            if self.actions is not None:  # every stored row, those stored by an earlier attempt too
+                await self.actions.publish(batch.rows, [refusal.source for refusal in refusals])
 
 
 def unstorable_letters(refusals: Sequence[Refusal], events: Sequence[EventT]) -> list[DeadLetter]:

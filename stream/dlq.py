@@ -12,6 +12,8 @@ from confluent_kafka import KafkaError, Producer
 
 from logstream.contract import Problem
 from logstream.kafka import producer_config
+from logstream.schemas import DLQ_SCHEMA, STREAM_PRODUCER
+from logstream.schemas import headers as record_headers
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.split import Source
@@ -37,6 +39,7 @@ class DeadLetter:
     def headers(self) -> list[tuple[str, bytes]]:
         source = f"{self.source.topic}/{self.source.partition}/{self.source.offset}"
         headers = [
+            *record_headers(DLQ_SCHEMA, STREAM_PRODUCER, "application/octet-stream"),
             (REASON_HEADER, self.reason.encode()),
             (ERRORS_HEADER, orjson.dumps([p.as_dict() for p in self.problems])[:16_384]),
             (SOURCE_HEADER, source.encode()),

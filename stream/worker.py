@@ -10,6 +10,7 @@ from typing import Any
 
 from logstream.clickhouse import connect
 from logstream.kafka import ensure_topics, topic_id
+from stream.actions_topic import ActionsTopic
 from stream.agents import BatchProcessor, create_faust_app
 from stream.archive import Archive
 from stream.dlq import DeadLetters
@@ -28,7 +29,8 @@ class StreamWorker:
                           max_backoff_s=backoff) if settings.archive_enabled else None
         self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=backoff),
                                         DeadLetters(settings, archive), backoff,
-                                        settings.stream_max_record_bytes, settings.max_future, archive)
+                                        settings.stream_max_record_bytes, settings.max_future, archive,
+                                        ActionsTopic(settings) if settings.stream_publish_actions else None)
         self.app = create_faust_app(settings, self.processor)
         self.started_at = 0.0
 
@@ -49,6 +51,8 @@ class StreamWorker:
                 "rows_written": sink.rows_written, "duplicates_skipped": sink.duplicates_skipped,
                 "dead_letters": self.processor.dead_letters.sent,
                 "archived": self.processor.archive.archived if self.processor.archive else None,
+                "actions_published": self.processor.actions.sent if self.processor.actions else 0,
+                "actions_too_large": self.processor.actions.too_large if self.processor.actions else 0,
                 "first_batch_at": self.processor.first_batch_wall, "last_batch_at": self.processor.last_batch_wall}
 
     async def drain(self) -> None:
@@ -69,5 +73,7 @@ class StreamWorker:
             await self.drain()
         await self.app.stop()
         self.processor.dead_letters.close()
+        if self.processor.actions is not None:
+            self.processor.actions.close()
         self._client.close()
         log.info("stream worker stopped")
