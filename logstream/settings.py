@@ -35,6 +35,12 @@ class LoggingSettings(BaseConfig):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class MetricsSettings(BaseConfig):
+    """Prometheus metrics (logstream.metrics): GET /metrics and the HTTP request families."""
+
+    metrics_enabled: bool = True
+
+
 class ContractSettings(BaseConfig):
     """What the producer and the stream must agree on: both check records against it."""
 

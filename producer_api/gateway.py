@@ -57,6 +57,21 @@ class Upstreams:
                 checks[name] = {"ok": False, "detail": f"{name} service unreachable: {exc.__class__.__name__}"}
         return checks
 
+    async def metrics(self) -> dict[str, str]:
+        """Each upstream's /metrics text by process name (`query`, `stream`), with `logstream_process_up`
+        added: 1 if it answered, 0 (and nothing else from it) if not."""
+        texts: dict[str, str] = {}
+        for name, base in (("query", self.query_url), ("stream", self.stream_url)):
+            if base is None:
+                continue
+            try:
+                response = await self.client.get(f"{base}/metrics", timeout=5.0)
+                response.raise_for_status()
+                texts[name] = response.text + process_up(1)
+            except httpx.HTTPError:
+                texts[name] = process_up(0)
+        return texts
+
     async def openapi(self) -> dict[str, Any] | None:
         if self._openapi is None and self.query_url is not None:
             try:
@@ -105,6 +120,11 @@ class Upstreams:
         out_headers = {k: v for k, v in response.headers.items() if k.lower() not in NOT_RELAYED_BACK}
         return StreamingResponse(response.aiter_raw(), status_code=response.status_code, headers=out_headers,
                                  background=BackgroundTask(response.aclose))
+
+
+def process_up(value: int) -> str:
+    return ("# HELP logstream_process_up Whether the process answered the front door's scrape\n"
+            f"# TYPE logstream_process_up gauge\nlogstream_process_up {value}\n")
 
 
 class AnyPathConvertor(Convertor[str]):

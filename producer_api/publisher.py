@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logstream.kafka import producer_config
+from producer_api import metrics
 from producer_api.errors import BrokerUnavailableError, QueueFullError
 from producer_api.limits import record_value
 from producer_api.settings import ProducerSettings
@@ -92,8 +93,9 @@ class Publisher:
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
 
     async def publish(self, records: Sequence[tuple[bytes, bytes]],
-                      headers: list[tuple[str, bytes]] | None = None) -> None:
-        """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise."""
+                      headers: list[tuple[str, bytes]] | None = None, actions: int = 0) -> None:
+        """Returns once the broker acknowledged every (key, value) (counted as accepted logs, with their
+        `actions`); raises a 503 error otherwise."""
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
         loop = asyncio.get_running_loop()
@@ -111,6 +113,7 @@ class Publisher:
             raise QueueFullError(f"the producer's queue is full: {exc}", headers=self._retry_after) from exc
         self._in_flight += 1
         self._wake.set()
+        started = loop.time()
         # librdkafka fails each record after message.timeout.ms; this timer is only a safety net.
         timer = loop.call_later(self._settings.publish_timeout_ms / 1000 + 5, _expire, delivery.future)
         try:
@@ -124,6 +127,12 @@ class Publisher:
         if delivery.error is not None:
             raise BrokerUnavailableError(f"the broker did not acknowledge the logs: {delivery.error.str()}",
                                          headers=self._retry_after)
+        metrics.PUBLISH_SECONDS.observe(loop.time() - started)
+        metrics.LOGS_ACCEPTED.inc(len(records))
+        metrics.ACTIONS_ACCEPTED.inc(actions)
+
+    def queue_depth(self) -> int:
+        return len(self._producer)
 
     async def close(self, timeout: float = 10.0) -> None:
         if self._poller is not None:

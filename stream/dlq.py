@@ -11,6 +11,7 @@ from confluent_kafka import KafkaError, Producer
 
 from logstream.contract import Problem
 from logstream.kafka import producer_config
+from stream import metrics
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.split import Source
@@ -66,6 +67,8 @@ class DeadLetters:
         await until_done(lambda: asyncio.to_thread(self._send_once, letters), what="dead-letter send",
                          max_backoff_s=self._max_backoff_s)
         self.sent += len(letters)
+        for letter in letters:
+            metrics.DEAD_LETTERS.labels(letter.reason).inc()
 
     def _send_once(self, letters: list[DeadLetter]) -> None:
         failures: list[KafkaError] = []
