@@ -4,6 +4,8 @@ the freshness histogram counted each stored log once, and the consumer lag came 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,3 +145,30 @@ def test_docs_list_every_exported_family(loaded: Stack) -> None:
     families = {family.name for family in text_string_to_metric_families(text) if family.name.startswith("logstream_")}
     documented = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
     assert {name for name in families if f"`{name}" not in documented} == set()
+
+
+def test_status_json_agrees_with_metrics(loaded: Stack) -> None:
+    """`logstream status --json`, against the same (idle) stack: the same figures as /metrics."""
+    run = subprocess.run([sys.executable, "-m", "cli.main", "status", "--json", "--url", loaded.base_url,
+                          "--interval", "0.2"], capture_output=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    figures = orjson.loads(run.stdout)
+    values = samples(loaded.base_url)
+    assert figures["ready"] is True
+    assert figures["processes"] == {"producer": True, "query": True, "stream": True}
+    assert {name for name, check in figures["checks"].items() if check["ok"]} >= {"broker", "clickhouse", "stream"}
+    ingest, stream = figures["ingest"], figures["stream"]
+    assert ingest["logs_accepted"] == value(values, "logstream_ingest_logs_accepted_total") == LOGS
+    assert ingest["actions_accepted"] == value(values, "logstream_ingest_actions_accepted_total") == ACTIONS
+    assert ingest["rejected"] == {"invalid_json": 1, "invalid_logs": 3, "unsupported_media_type": 2}
+    assert ingest["idempotent_replays"] == 1
+    assert ingest["logs_per_s"] == 0  # nothing was sent between its two scrapes
+    assert stream["records_consumed"] == value(values, "logstream_stream_records_consumed_total")
+    assert stream["rows_inserted"] == value(values, "logstream_stream_rows_inserted_total") == ACTIONS
+    assert stream["dead_letters"] == {"schema_violation": 1, "too_large": 0, "unparseable": 2, "unstorable": 0}
+    assert stream["lag"] == 0
+    buckets = sorted((float(dict(labels)["le"]), v) for (n, labels), v in values.items()
+                     if n == "logstream_stream_freshness_seconds_bucket")
+    p50 = next(le for le, count in buckets if count >= LOGS / 2)  # the bucket the median falls in
+    assert stream["freshness_p50_s"] is not None and stream["freshness_p50_s"] <= p50
+    assert stream["freshness_p50_s"] <= stream["freshness_p95_s"]
