@@ -14,12 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from embedded.broker import BrokerError, start_broker
 from embedded.process import stop
 from logstream.kafka import ensure_topics
 from logstream.settings import KafkaSettings
 from tests.support import free_port
+
+# Generating inputs slowly is the machine's load, not a failure: CI shares two cores with other work.
+settings.register_profile("logstream", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("logstream")
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,8 @@ PRODUCER_SETTINGS = {"max_body_bytes": 4096, "max_decompressed_bytes": 8192, "ma
 COMPARED = ("content-type", "content-length", "retry-after", "logstream-error", "idempotent-replayed",
             "www-authenticate", "location", "allow")
 EVENT_ID = re.compile(rb'"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"')
-EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+EXAMPLES = settings(max_examples=150, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def answer(response) -> tuple[int, dict[str, str], bytes]:
