@@ -26,8 +26,11 @@ def load(settings_class: type[S]) -> S:
 
 
 def setup_logging() -> None:
-    level = load(LoggingSettings).log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from logstream import logs
+
+    settings = load(LoggingSettings)
+    level = settings.log_level
+    logs.setup(level, settings.log_format)
     for noisy in ("aiokafka", "faust", "mode", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 

@@ -33,6 +33,8 @@ class BaseConfig(BaseSettings):
 
 class LoggingSettings(BaseConfig):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one JSON object a line (time, level, logger, message, request_id), for a log pipeline
+    log_format: Literal["text", "json"] = "text"
 
 
 class MetricsSettings(BaseConfig):

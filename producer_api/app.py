@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.cors import CORSMiddleware
 
-from logstream import __version__, metrics, openapi, problems
+from logstream import __version__, logs, metrics, openapi, problems
 from logstream.contract import LogIn
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.kafka import broker_reachable, ensure_topics
@@ -107,6 +107,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.add_middleware(HotRoutes, routes=[hot_route(routes.router, "POST", routes.INGEST_PATH)],
                        enabled=settings.hot_routes)
     protect(app, settings)
+    app.add_middleware(logs.RequestIds)  # outside the guard: its refusals carry the id too
     if settings.metrics_enabled:  # outermost: refusals by the guard are answers too
         metrics.register(*FAMILIES)
         metrics.install(app, on_answer=IngestAnswers(frozenset(routes_of(routes.router, compat.router))), serve=False)
@@ -124,7 +125,8 @@ def protect(app: FastAPI, settings: ProducerSettings) -> None:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Content-Encoding",
                                           "Idempotency-Key"],
-                           expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy", "Logstream-Error"],
+                           expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy", "Logstream-Error",
+                                           "X-Request-Id"],
                            max_age=600)
 
 

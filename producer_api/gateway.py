@@ -14,6 +14,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
 
+from logstream.logs import current_header
 from logstream.security import CLICKHOUSE_PATH, INTERNAL_KEY_HEADER
 from producer_api.errors import UpstreamUnavailableError
 
@@ -89,7 +90,7 @@ class Upstreams:
             raise UpstreamUnavailableError("this deployment has no query service (LOGSTREAM_QUERY_URL)")
         try:
             response = await self.client.request(method, f"{self.query_url}{path}", json=json, params=params,
-                                                 headers=self._internal, timeout=timeout)
+                                                 headers={**self._internal, **current_header()}, timeout=timeout)
             if response.status_code != 200:
                 raise UpstreamUnavailableError(f"the query service answered {response.status_code} to {path}: "
                                                f"{response.text[:200]}", headers={"Retry-After": "1"})

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from logstream import __version__, metrics, openapi, problems
+from logstream import __version__, logs, metrics, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.responses import JSONBytesResponse
@@ -58,6 +58,7 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
                        internal_key=settings.internal_key)
     openapi.install(app, keys=bool(settings.write_keys or settings.read_keys))
+    app.add_middleware(logs.RequestIds)  # the front door's id, sent with what it forwards
     if settings.metrics_enabled:  # outermost
         metrics.register(*FAMILIES)
         metrics.install(app)

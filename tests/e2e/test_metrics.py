@@ -1,9 +1,11 @@
 """GET /metrics on the one base URL, after a known load through a stack of this module's own: every
 counter equals what happened (accepted, refused by problem code, dead-lettered by reason, replayed),
-the freshness histogram counted each stored log once, and the consumer lag came back to 0."""
+the freshness histogram counted each stored log once, and the consumer lag came back to 0. The
+stack logs JSON (LOGSTREAM_LOG_FORMAT=json), and a request's id reaches the query process."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -50,7 +52,7 @@ def total(values: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of its own, after the known load; the stream has processed every record."""
-    stack = start_stack(tmp_path_factory.mktemp("metrics"))
+    stack = start_stack(tmp_path_factory.mktemp("metrics"), LOGSTREAM_LOG_FORMAT="json", LOGSTREAM_LOG_LEVEL="DEBUG")
     try:
         with httpx.Client(base_url=stack.base_url, timeout=30) as client:
             for logs in ACCEPTED_REQUESTS:
@@ -172,3 +174,29 @@ def test_status_json_agrees_with_metrics(loaded: Stack) -> None:
     p50 = next(le for le, count in buckets if count >= LOGS / 2)  # the bucket the median falls in
     assert stream["freshness_p50_s"] is not None and stream["freshness_p50_s"] <= p50
     assert stream["freshness_p50_s"] <= stream["freshness_p95_s"]
+
+
+def test_json_logs_carry_the_request_id_through_the_front_door(loaded: Stack) -> None:
+    request_id = "metrics-request-0001"
+    answer = httpx.get(f"{loaded.base_url}/v1/actions", params={"limit": "1"},
+                       headers={"X-Request-Id": request_id}, timeout=10)
+    assert answer.status_code == 200 and answer.headers["X-Request-Id"] == request_id
+    made = httpx.get(f"{loaded.base_url}/healthz", timeout=10).headers["X-Request-Id"]
+    assert len(made) == 32 and made != request_id
+
+    def lines() -> list[dict[str, object]]:
+        text = loaded.service.log_path.read_text(errors="replace")
+        return [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    def answered() -> list[dict[str, object]]:  # the front door's line and the query process's
+        found = [line for line in lines() if line.get("request_id") == request_id
+                 and line["message"] == "GET /v1/actions answered 200"]
+        return found if len(found) == 2 else []
+
+    wait_until(answered, timeout=10, what="both processes' lines for the request")
+    every = lines()
+    assert len(every) > 20
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in every)
+    assert {line["logger"] for line in every} >= {"logstream.up", "logstream.requests", "stream.sink"}
+    text_format = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ", re.M)
+    assert not text_format.search(loaded.service.log_path.read_text(errors="replace"))
