@@ -3,6 +3,7 @@ health to the stream service), so the whole documented API lives on one base URL
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -61,17 +62,17 @@ class Upstreams:
     async def metrics(self) -> dict[str, str]:
         """Each upstream's /metrics text by process name (`query`, `stream`), with `logstream_process_up`
         added: 1 if it answered, 0 (and nothing else from it) if not."""
-        texts: dict[str, str] = {}
-        for name, base in (("query", self.query_url), ("stream", self.stream_url)):
-            if base is None:
-                continue
+        async def scrape(base: str) -> str:
             try:
                 response = await self.client.get(f"{base}/metrics", timeout=5.0)
                 response.raise_for_status()
-                texts[name] = response.text + process_up(1)
             except httpx.HTTPError:
-                texts[name] = process_up(0)
-        return texts
+                return process_up(0)
+            return response.text + process_up(1)
+
+        upstreams = [(name, base) for name, base in (("query", self.query_url), ("stream", self.stream_url)) if base]
+        texts = await asyncio.gather(*(scrape(base) for _, base in upstreams))
+        return {name: text for (name, _), text in zip(upstreams, texts, strict=True)}
 
     async def openapi(self) -> dict[str, Any] | None:
         if self._openapi is None and self.query_url is not None:
