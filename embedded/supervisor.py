@@ -146,7 +146,8 @@ def run_up(settings: UpSettings) -> int:
             start("query+stream", ["query", "--with-stream"], {**drain, **internal}, f"{query_url}/readyz",
                   stream_timeout)
         base = f"http://{settings.host}:{settings.port}"
-        start("producer", ["producer"], {**upstreams, **internal}, f"{base}/healthz", 15.0)
+        broker = {"LOGSTREAM_BROKER_PID": str(children[0][1].pid)} if settings.embedded_broker else {}
+        start("producer", ["producer"], {**upstreams, **internal, **broker}, f"{base}/healthz", 15.0)
         log.info("logstream is up: %s (API docs at %s/docs). Ctrl-C stops it.", base, base)
         while not stopping.is_set():
             for name, process, _ in children:

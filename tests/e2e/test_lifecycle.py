@@ -141,3 +141,34 @@ def test_what_a_stop_could_not_drain_is_kept_and_stored_at_the_next_start(tmp_pa
         assert list((tmp_path / "data" / "spool").glob("raw-*.jsonl")) == []
     finally:
         assert up.stop(120) == 0, up.log_tail()
+
+
+def test_ingest_is_refused_before_the_embedded_broker_outgrows_its_bound(tmp_path: Path) -> None:
+    user = f"bounded-{uuid.uuid4()}"
+    limit_mb = 40  # the broker starts at about 34 MiB
+    up, base = start_up(tmp_path, tmp_path / "data", LOGSTREAM_BROKER_MAX_RSS_MB=str(limit_mb))
+    broker = next(pid for pid in children_of(up.process.pid) if "tansu" in command_of(pid))  # type: ignore[union-attr]
+    event_ids: list[str] = []
+    try:
+        for request in range(200):  # ~3 KB a log that does not compress: the bound is crossed within ~5,000
+            logs = [{"userId": user, "sessionId": f"s{request}",
+                     "actions": [{"time": "2018-10-18T21:37:28Z", "type": "VIEW",
+                                  "properties": {"viewedId": os.urandom(1500).hex()}}]} for _ in range(200)]
+            response = httpx.post(f"{base}/v1/logs", content=orjson.dumps(logs), timeout=30,
+                                  headers={"content-type": "application/json"})
+            if response.status_code == 503:
+                break
+            assert response.status_code == 202, response.text
+            event_ids += response.json()["eventIds"]
+        else:
+            pytest.fail("ingest was never refused")
+        problem = response.json()
+        assert problem["code"] == "broker_memory_full" and "Restart `logstream up`" in problem["detail"]
+        assert response.headers["retry-after"] == "60"
+        resident_mb = int(Path(f"/proc/{broker}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+        assert resident_mb < limit_mb + 16  # past the bound by at most what one second of requests adds
+        actions = wait_until(lambda: (a := all_actions(base, {"userId": user})) and len(a) >= len(event_ids) and a,
+                             timeout=60, what="every accepted log")
+        assert sorted(a["eventId"] for a in actions) == sorted(event_ids), "every 202 stored once"
+    finally:
+        assert up.stop(120) == 0, up.log_tail()
