@@ -11,13 +11,17 @@ processed and committed it is exactly 0, which is what the tests check.
 
 from __future__ import annotations
 
+import math
+import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from logstream.metrics import LATENCY_BUCKETS
 
@@ -36,10 +40,45 @@ INSERT_SECONDS = Histogram("logstream_stream_insert_seconds", "Time of one succe
                            buckets=LATENCY_BUCKETS, registry=None)
 RETRIES = Counter("logstream_stream_retries", "Failed attempts retried, by operation and cause (exception class)",
                   ["operation", "cause"], registry=None)
-FRESHNESS_SECONDS = Histogram(
+FRESHNESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class BulkHistogram(Collector):
+    """A histogram fed a batch of observations at a time: one bisect per value and one lock per
+    batch, where prometheus-client's Histogram.observe takes a lock and scans the buckets per value
+    (about 1.5 us each: at 15,000 logs/s, 2 % of a core for the freshness histogram alone)."""
+
+    def __init__(self, name: str, documentation: str, buckets: tuple[float, ...]):
+        self.name, self._documentation = name, documentation
+        self._bounds = list(buckets)
+        self._counts = [0] * (len(buckets) + 1)  # the last: above every bound (+Inf)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe_many(self, values: Iterable[float]) -> None:
+        counts = [0] * len(self._counts)
+        total = 0.0
+        bounds = self._bounds
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1  # le: a value equal to a bound is in its bucket
+            total += value
+        with self._lock:
+            self._counts = [a + b for a, b in zip(self._counts, counts, strict=True)]
+            self._sum += total
+
+    def collect(self) -> Iterable[Any]:
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative, buckets = 0, []
+        for bound, count in zip([*self._bounds, math.inf], counts, strict=True):
+            cumulative += count
+            buckets.append((floatToGoString(bound), cumulative))
+        return [HistogramMetricFamily(self.name, self._documentation, buckets=buckets, sum_value=total)]
+
+
+FRESHNESS_SECONDS = BulkHistogram(
     "logstream_stream_freshness_seconds",
-    "Per stored log: time from its receivedAt (the producer's clock) to its rows being stored",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0), registry=None)
+    "Per stored log: time from its receivedAt (the producer's clock) to its rows being stored", FRESHNESS_BUCKETS)
 # Registered by the worker when it is built (logstream.metrics.register), so that a process that
 # merely imports this module exports nothing it does not do.
 for _reason in ("unparseable", "schema_violation", "too_large", "unstorable"):  # stream.dlq.DeadLetter.reason
@@ -51,12 +90,13 @@ FAMILIES = (RECORDS_CONSUMED, ROWS_INSERTED, DUPLICATES_SKIPPED, DEAD_LETTERS, B
 def observe_freshness(received_ms: list[int], partitions: list[int], offsets: list[int]) -> None:
     """One observation per log (a record's rows are contiguous and share receivedAt)."""
     now_ms = time.time() * 1000
-    observe = FRESHNESS_SECONDS.observe
+    ages = []
     previous = None
     for received, partition, offset in zip(received_ms, partitions, offsets, strict=True):
         if (partition, offset) != previous:
             previous = (partition, offset)
-            observe(max(0.0, (now_ms - received) / 1000))
+            ages.append(max(0.0, (now_ms - received) / 1000))
+    FRESHNESS_SECONDS.observe_many(ages)
 
 
 class ConsumerLag(Collector):
