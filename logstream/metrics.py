@@ -8,16 +8,21 @@ never the path a client sent; a request that matched no route is `unmatched`.
 
 from __future__ import annotations
 
+import math
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, CollectorRegistry, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,11 +34,61 @@ UNMATCHED = "unmatched"
 # Latency buckets (seconds) for requests and inserts: from a fast ingest to a slow export.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-HTTP_REQUESTS = Counter("logstream_http_requests", "HTTP requests answered, by route template, method and status",
-                        ["route", "method", "status"], registry=None)
-HTTP_DURATION = Histogram("logstream_http_request_duration_seconds",
-                          "Time to answer an HTTP request (to its last body byte), by route template and method",
-                          ["route", "method"], buckets=LATENCY_BUCKETS, registry=None)
+
+
+class LoopCounter(Collector):
+    """A counter for code that runs on the event loop only (per request): a dict add, where
+    prometheus-client's Counter takes a lock per increment. Read by collect() on the same thread."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()):
+        self.name, self._documentation, self._labelnames = name, documentation, labelnames
+        self.values: dict[tuple[str, ...], float] = {} if labelnames else {(): 0.0}
+
+    def inc(self, labels: tuple[str, ...] = (), amount: float = 1.0) -> None:
+        self.values[labels] = self.values.get(labels, 0.0) + amount
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(self.name, self._documentation, labels=self._labelnames)
+        for labels, value in list(self.values.items()):
+            family.add_metric(labels, value)
+        return [family]
+
+
+class LoopHistogram(Collector):
+    """A histogram for code that runs on the event loop only: one bisect and two list updates per
+    observation, where prometheus-client's Histogram.observe locks and scans every bucket."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...] = (),
+                 buckets: tuple[float, ...] = LATENCY_BUCKETS):
+        self.name, self._documentation, self._labelnames = name, documentation, labelnames
+        self._bounds = buckets
+        self._series: dict[tuple[str, ...], list[Any]] = {}  # labels -> [bucket counts, sum]
+        if not labelnames:
+            self._series[()] = [[0] * (len(buckets) + 1), 0.0]
+
+    def observe(self, value: float, labels: tuple[str, ...] = ()) -> None:
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = [[0] * (len(self._bounds) + 1), 0.0]
+        series[0][bisect_left(self._bounds, value)] += 1  # le: a value equal to a bound is in its bucket
+        series[1] += value
+
+    def collect(self) -> Iterable[Metric]:
+        family = HistogramMetricFamily(self.name, self._documentation, labels=self._labelnames)
+        for labels, (counts, total) in list(self._series.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip((*self._bounds, math.inf), list(counts), strict=True):
+                cumulative += count
+                buckets.append((floatToGoString(bound), cumulative))
+            family.add_metric(labels, buckets, total)
+        return [family]
+
+
+HTTP_REQUESTS = LoopCounter("logstream_http_requests", "HTTP requests answered, by route template, method and status",
+                            ("route", "method", "status"))
+HTTP_DURATION = LoopHistogram("logstream_http_request_duration_seconds",
+                              "Time to answer an HTTP request (to its last body byte), by route template and method",
+                              ("route", "method"))
 
 
 def register(*collectors: Any) -> None:
@@ -89,7 +144,7 @@ class HttpMetrics:
         self._templates = Templates(router_app)  # where the routes are (the FastAPI app)
         self.on_answer = on_answer  # (route, method, status, problem_code | None) -> None, per service
         self._static: dict[tuple[str, str], str] = {}
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._labels: dict[tuple[str, str, int], tuple[tuple[str, str, str], tuple[str, str]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,12 +177,11 @@ class HttpMetrics:
             if route == path and len(self._static) < 1024:  # a static route: its path is its template
                 self._static[(method, path)] = route
         key = (route, method, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (HTTP_REQUESTS.labels(route, method, str(status)),
-                                              HTTP_DURATION.labels(route, method))
-        children[0].inc()
-        children[1].observe(elapsed)
+        labels = self._labels.get(key)
+        if labels is None:
+            labels = self._labels[key] = ((route, method, str(status)), (route, method))
+        HTTP_REQUESTS.inc(labels[0])
+        HTTP_DURATION.observe(elapsed, labels[1])
         if self.on_answer is not None:
             self.on_answer(route, method, status, _problem_code(problem) if problem is not None else None)
 

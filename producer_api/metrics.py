@@ -7,14 +7,16 @@ imports this module exports nothing it does not do."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
-from logstream.metrics import LATENCY_BUCKETS
+from logstream.metrics import LATENCY_BUCKETS, LoopCounter, LoopHistogram
 
-LOGS_ACCEPTED = Counter("logstream_ingest_logs_accepted", "Logs the broker acknowledged (one record each)",
-                        registry=None)
-ACTIONS_ACCEPTED = Counter("logstream_ingest_actions_accepted", "Actions in the logs the broker acknowledged",
-                           registry=None)
+# per request, on the event loop: the lock-free kinds (logstream.metrics)
+LOGS_ACCEPTED = LoopCounter("logstream_ingest_logs_accepted", "Logs the broker acknowledged (one record each)")
+ACTIONS_ACCEPTED = LoopCounter("logstream_ingest_actions_accepted", "Actions in the logs the broker acknowledged")
+PUBLISH_SECONDS = LoopHistogram("logstream_ingest_publish_seconds",
+                                "Time from producing a request's records to the broker's last ack",
+                                buckets=LATENCY_BUCKETS)
 REJECTED = Counter("logstream_ingest_rejected", "Ingest requests refused (4xx), by problem code", ["code"],
                    registry=None)
 UNAVAILABLE = Counter("logstream_ingest_unavailable", "Ingest requests answered 503, by cause (problem code)",
@@ -22,9 +24,6 @@ UNAVAILABLE = Counter("logstream_ingest_unavailable", "Ingest requests answered 
 REPLAYS = Counter("logstream_ingest_idempotent_replays",
                   "Requests with an Idempotency-Key already done: the first answer again, nothing published",
                   registry=None)
-PUBLISH_SECONDS = Histogram("logstream_ingest_publish_seconds",
-                            "Time from producing a request's records to the broker's last ack",
-                            buckets=LATENCY_BUCKETS, registry=None)
 QUEUE_DEPTH = Gauge("logstream_ingest_queue_depth", "Records in the producer's queue, not yet acknowledged",
                     registry=None)
 FAMILIES = (LOGS_ACCEPTED, ACTIONS_ACCEPTED, REJECTED, UNAVAILABLE, REPLAYS, PUBLISH_SECONDS, QUEUE_DEPTH)

@@ -131,8 +131,8 @@ class Publisher:
             raise BrokerUnavailableError(f"the broker did not acknowledge the logs: {delivery.error.str()}",
                                          headers=self._retry_after)
         metrics.PUBLISH_SECONDS.observe(loop.time() - started)
-        metrics.LOGS_ACCEPTED.inc(len(records))
-        metrics.ACTIONS_ACCEPTED.inc(actions)
+        metrics.LOGS_ACCEPTED.inc(amount=len(records))
+        metrics.ACTIONS_ACCEPTED.inc(amount=actions)
 
     def queue_depth(self) -> int:
         return len(self._producer)
