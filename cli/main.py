@@ -26,8 +26,11 @@ def load(settings_class: type[S]) -> S:
 
 
 def setup_logging() -> None:
-    level = load(LoggingSettings).log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from logstream import logs
+
+    settings = load(LoggingSettings)
+    level = settings.log_level
+    logs.setup(level, settings.log_format)
     for noisy in ("aiokafka", "faust", "mode", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
@@ -136,6 +139,21 @@ def cmd_up(_: argparse.Namespace) -> None:
     raise SystemExit(run_up(load(UpSettings)))
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    from cli.status import main as status_main
+    from producer_api.settings import ProducerSettings
+
+    settings = load(ProducerSettings)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    raise SystemExit(status_main(args, f"http://{host}:{settings.port}"))
+
+
+def add_status_arguments(parser: argparse.ArgumentParser) -> None:
+    from cli.status import add_arguments
+
+    add_arguments(parser)
+
+
 def cmd_seed_data(args: argparse.Namespace) -> None:
     from logstream.seed import SeedPlan, seed_database
     from logstream.settings import ClickHouseSettings
@@ -176,6 +194,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
     "query": (cmd_query, "the read API"),
     "broker": (cmd_broker, "the embedded Kafka-compatible broker alone (memory storage)"),
     "migrate": (cmd_migrate, "apply the ClickHouse migrations not yet applied"),
+    "status": (cmd_status, "one screen: rates, lag, freshness, dead letters and readiness of a running stack"),
     "dlq": (cmd_dlq, "dead letters: `dlq list`, `dlq show P:O`, `dlq redrive [P:O ...]`"),
     "replay": (cmd_replay, "rebuild every projection from the archive into a fresh database; --verify, --swap"),
     "tail": (cmd_tail, "print a topic's records as they arrive: `tail raw|actions|dlq [--from-beginning]`"),
@@ -184,6 +203,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
 }
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "dlq": add_dlq_arguments,
+    "status": add_status_arguments,
     "replay": add_replay_arguments,
     "tail": add_tail_arguments,
     "seed-data": add_seed_arguments,
