@@ -33,6 +33,14 @@ class BaseConfig(BaseSettings):
 
 class LoggingSettings(BaseConfig):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one JSON object a line (time, level, logger, message, request_id), for a log pipeline
+    log_format: Literal["text", "json"] = "text"
+
+
+class MetricsSettings(BaseConfig):
+    """Prometheus metrics (logstream.metrics): GET /metrics and the HTTP request families."""
+
+    metrics_enabled: bool = True
 
 
 class ContractSettings(BaseConfig):

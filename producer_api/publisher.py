@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from logstream.kafka import producer_config
 from logstream.schemas import RAW_SCHEMA, ROUTE_HEADER
 from logstream.schemas import headers as record_headers
+from producer_api import metrics
 from producer_api.broker_memory import BrokerMemory
 from producer_api.errors import BrokerUnavailableError, QueueFullError
 from producer_api.limits import record_value
@@ -98,9 +99,10 @@ class Publisher:
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
 
     async def publish(self, records: Sequence[tuple[bytes, bytes]], headers: list[tuple[str, bytes]] | None = None,
-                      route: str = INGEST_ROUTE) -> None:
-        """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise.
-        Each record carries the raw schema's headers, the route that accepted it, then `headers`."""
+                      route: str = INGEST_ROUTE, actions: int = 0) -> None:
+        """Returns once the broker acknowledged every (key, value) (counted as accepted logs, with their
+        `actions`); raises a 503 error otherwise. Each record carries the raw schema's headers, the route
+        that accepted it, then `headers`."""
         self._broker_memory.check()
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
@@ -117,6 +119,7 @@ class Publisher:
             raise QueueFullError(f"the producer's queue is full: {exc}", headers=self._retry_after) from exc
         self._in_flight += 1
         self._wake.set()
+        started = loop.time()
         # librdkafka fails each record after message.timeout.ms; this timer is only a safety net.
         timer = loop.call_later(self._settings.publish_timeout_ms / 1000 + 5, _expire, delivery.future)
         try:
@@ -130,6 +133,12 @@ class Publisher:
         if delivery.error is not None:
             raise BrokerUnavailableError(f"the broker did not acknowledge the logs: {delivery.error.str()}",
                                          headers=self._retry_after)
+        metrics.PUBLISH_SECONDS.observe(loop.time() - started)
+        metrics.LOGS_ACCEPTED.inc(amount=len(records))
+        metrics.ACTIONS_ACCEPTED.inc(amount=actions)
+
+    def queue_depth(self) -> int:
+        return len(self._producer)
 
     async def close(self, timeout: float = 10.0) -> None:
         if self._poller is not None:

@@ -17,6 +17,7 @@ from faust.types import EventT
 from logstream.contract import Problem
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch as batches
+from stream import metrics
 from stream.actions_topic import ActionsTopic
 from stream.archive import Archive, Record, headers_of
 from stream.dlq import DeadLetter, DeadLetters
@@ -47,6 +48,7 @@ class BatchProcessor:
         self.first_batch_wall = 0.0  # epoch seconds, for rates measured across processes
         self.last_batch_wall = 0.0
         self.records = 0
+        self.positions: dict[tuple[str, int], int] = {}  # the offset after the last record processed
 
     async def process(self, events: Sequence[EventT]) -> None:
         self.in_flight = True
@@ -59,6 +61,15 @@ class BatchProcessor:
         finally:
             self.in_flight = False
         self.records += len(events)
+        metrics.RECORDS_CONSUMED.inc(len(events))
+        metrics.BATCHES.inc()
+        metrics.BATCH_RECORDS.observe(len(events))
+        positions = self.positions
+        for event in events:
+            message = event.message
+            key = (message.topic, message.partition)
+            if message.offset >= positions.get(key, 0):
+                positions[key] = message.offset + 1
         self.last_batch_at = time.monotonic()
         self.last_batch_wall = time.time()
         self.first_batch_wall = self.first_batch_wall or self.last_batch_wall

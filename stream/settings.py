@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from logstream.settings import ClickHouseSettings, ContractSettings, KafkaSettings, Port
+from logstream.settings import ClickHouseSettings, ContractSettings, KafkaSettings, MetricsSettings, Port
 
 
-class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings):
+class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings, MetricsSettings):
     stream_group: str = Field("logstream-stream", min_length=1)
     stream_batch_size: int = Field(10_000, ge=1, le=200_000)
     stream_batch_within_s: float = Field(0.2, gt=0, le=60)
