@@ -19,9 +19,8 @@ import orjson
 import pytest
 import yaml
 
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import all_actions, wait_until
+from tests.support import Stack, all_actions, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "topics.md").read_text()
