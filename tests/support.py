@@ -200,3 +200,26 @@ def headers_validator(name: str) -> Any:
 
 def header_texts(message: Any) -> dict[str, str]:
     return {key: value.decode() for key, value in message.headers() or ()}
+
+
+INTERNAL_KEY = "test-internal-key-0123456789"
+
+
+def start_stack(workdir: Path, internal_key: str | None = INTERNAL_KEY, **env: str) -> Stack:
+    """`logstream up` on free ports, ready (no `internal_key`: the one `up` makes); stop it with stop_stack."""
+    port, query_port, bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
+    if internal_key:
+        env["LOGSTREAM_INTERNAL_KEY"] = internal_key
+    service = Service(["up"], stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port),
+                                        LOGSTREAM_QUERY_PORT=str(query_port), **env), workdir, "up").start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        service.wait_ready(f"{base}/readyz", timeout=90)
+    except AssertionError:
+        service.stop(30)
+        raise
+    return Stack(base, bootstrap, service, f"http://127.0.0.1:{query_port}", internal_key or "")
+
+
+def stop_stack(stack: Stack) -> None:
+    assert stack.service.stop(120) == 0, stack.service.log_tail()
