@@ -15,7 +15,7 @@ from logstream.clickhouse import MigrationError, connect, migrate, pending_migra
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, query_access
-from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
+from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats, topic_schemas
 from query_api.errors import QueryError
 from query_api.metrics import FAMILIES
 from query_api.settings import QuerySettings
@@ -50,6 +50,7 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.include_router(compat.router)
     app.include_router(internal.router)
     app.include_router(idempotency.router)
+    app.include_router(topic_schemas.router)
     if settings.query_fault_injection:
         app.include_router(faults.router)
     app.add_middleware(HotRoutes, routes=[hot_route(stats.router, "GET", stats.TIMESERIES_PATH)],

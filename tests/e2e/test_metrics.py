@@ -16,9 +16,8 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import start_stack, stop_stack
 from tests.fixtures import example
-from tests.support import Stack, produce_raw, wait_until
+from tests.support import Stack, produce_raw, start_stack, stop_stack, wait_until
 
 RAW = "logstream.logs.raw.v1"
 ACCEPTED_REQUESTS = [[example(userId=f"metrics-{r}-{i}") for i in range(4)] for r in range(5)]
