@@ -37,7 +37,8 @@ READY_EXAMPLE = {"ready": True, "checks": {
     "broker": {"ok": True, "detail": "reachable"}, "clickhouse": {"ok": True, "detail": "reachable"},
     "migrations": {"ok": True, "detail": "applied"},
     "stream": {"ok": True, "detail": "consuming", "assigned_partitions": [0, 1, 2, 3, 4, 5], "records": 1520,
-               "rows_written": 4560, "duplicates_skipped": 0, "dead_letters": 0,
+               "rows_written": 4560, "duplicates_skipped": 0, "dead_letters": 0, "archived": 1520,
+               "actions_published": 4560, "actions_too_large": 0,
                "first_batch_at": 1539920248.25, "last_batch_at": 1539920848.5}}}
 
 DESCRIPTION = """Product-analytics user action logs. Clients POST logs; analysts query actions.
