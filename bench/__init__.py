@@ -9,4 +9,6 @@ from __future__ import annotations
 TARGETS = {
     "ingest": "bench.ingest",
     "query": "bench.query",
+    "replay": "bench.replay",
+    "crash": "bench.crash",
 }

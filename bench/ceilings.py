@@ -53,20 +53,21 @@ def empty_agent(bootstrap: str, topic: str, count: int) -> float:
 
 
 def stream_worker(bootstrap: str, topic: str, count: int, workdir: Path, progress: Callable[[str], None],
-                  dsn: str | None = None) -> float:
+                  dsn: str | None = None, database: str | None = None, timeout_s: float = 900) -> float:
     """Records/s of the real stream worker (`logstream stream`) over the same records, into a database of
-    its own: on the engine at `dsn` (the stack's, as `up` runs the worker), else in-process chDB."""
+    its own (`database`, or a new name): on the engine at `dsn` (the stack's, as `up` runs the worker),
+    else in-process chDB."""
     port, run = free_port(), uuid.uuid4().hex[:6]
     env = {**os.environ, "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "LOGSTREAM_RAW_TOPIC": topic,
            "LOGSTREAM_DLQ_TOPIC": f"{topic}.dlq", "LOGSTREAM_STREAM_GROUP": f"worker-{run}",
            "LOGSTREAM_STREAM_PORT": str(port), "LOGSTREAM_LOG_LEVEL": "WARNING",
            "LOGSTREAM_CLICKHOUSE_DSN": dsn or f"chdb://{workdir}/ceiling-clickhouse-{run}",
-           "LOGSTREAM_CLICKHOUSE_DATABASE": f"ceiling_{run}"}
+           "LOGSTREAM_CLICKHOUSE_DATABASE": database or f"ceiling_{run}"}
     process = child_popen([sys.executable, "-m", "cli.main", "stream"], env=env,
                           stdout=(workdir / "ceiling-stream.log").open("ab"), stderr=subprocess.STDOUT)
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", process, "the stream worker", threading.Event(), timeout=120)
-        deadline = time.monotonic() + 900
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             status = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["checks"]["stream"]
             progress(f"stream worker ceiling run: {status['records']:,}/{count:,} records")

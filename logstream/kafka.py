@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from logstream.settings import KafkaSettings
@@ -45,7 +46,7 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 
 def topics_for(settings: KafkaSettings) -> list[TopicSpec]:
     """The spec's topics under the names the settings use (they may be renamed per deployment)."""
-    names = {"raw": settings.raw_topic, "dlq": settings.dlq_topic}
+    names = {"raw": settings.raw_topic, "dlq": settings.dlq_topic, "actions": settings.actions_topic}
     specs = load_topic_specs(settings.topics_spec)
     return [TopicSpec(names.get(s.role, s.name), s.role, s.partitions, s.replication_factor, s.config)
             for s in specs]
@@ -77,3 +78,13 @@ def broker_reachable(settings: KafkaSettings, timeout: float = 2.0) -> bool:
     except KafkaException:
         return False
     return True
+
+
+def topic_id(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> uuid.UUID:
+    """The id the broker gave `topic` when it created it. A memory-only broker starts its topics
+    again at offset 0 after a restart, under a new id: (id, partition, offset) names one record
+    across the broker's lives, where (topic, partition, offset) does not."""
+    admin = admin_client(settings)  # held until the answer is in: a collected client cancels it
+    found = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[topic].result(timeout)
+    return uuid.UUID(int=(found.topic_id.get_most_significant_bits() % (1 << 64)) << 64
+                     | found.topic_id.get_least_significant_bits() % (1 << 64))

@@ -38,15 +38,18 @@ class Progress:
             self.stream.flush()
             self._last = 0.0
 
-    def counter(self, total: int, what: str) -> Callable[[int], None]:
+    def counter(self, total: int, what: str) -> Callable[..., None]:
         """A callback taking how many of `total` are done: count, share, elapsed time and rate."""
         total, started = max(total, 1), time.perf_counter()
 
-        def count(done: int) -> None:
+        def count(done: int, note: str = "") -> None:
+            """`note`: more figures for the line (e.g. rows written)."""
             elapsed = time.perf_counter() - started
             fraction = min(done / total, 1.0)
             rate = done / elapsed if elapsed > 0 else 0.0
-            text = f"{what}: {done:,}/{total:,} ({fraction:.0%}) {elapsed:.1f} s, {rate:,.0f}/s"
+            eta = f", ETA {(total - done) / rate:.0f} s" if rate and done < total else ""
+            text = (f"{what}: {done:,}/{total:,} ({fraction:.0%}){note and ', ' + note} "
+                    f"{elapsed:.1f} s, {rate:,.0f}/s{eta}")
             if self.tty:
                 filled = int(fraction * self.width)
                 text = f"[{'#' * filled}{'.' * (self.width - filled)}] {text}"

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import orjson
 from confluent_kafka import KafkaError, Producer
 
 from logstream.contract import Problem
 from logstream.kafka import producer_config
+from logstream.schemas import DLQ_SCHEMA, STREAM_PRODUCER
+from logstream.schemas import headers as record_headers
+from stream import metrics
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.split import Source
@@ -36,6 +40,7 @@ class DeadLetter:
     def headers(self) -> list[tuple[str, bytes]]:
         source = f"{self.source.topic}/{self.source.partition}/{self.source.offset}"
         headers = [
+            *record_headers(DLQ_SCHEMA, STREAM_PRODUCER, "application/octet-stream"),
             (REASON_HEADER, self.reason.encode()),
             (ERRORS_HEADER, orjson.dumps([p.as_dict() for p in self.problems])[:16_384]),
             (SOURCE_HEADER, source.encode()),
@@ -54,9 +59,15 @@ class DeliveryError(RuntimeError):
     pass
 
 
+class LetterArchive(Protocol):
+    def write_letters_now(self, letters: list[DeadLetter]) -> int: ...
+
+
 class DeadLetters:
-    def __init__(self, settings: StreamSettings):
+    def __init__(self, settings: StreamSettings, archive: LetterArchive | None = None):
+        """With `archive`, each letter is also kept in ClickHouse once sent (stream.archive)."""
         self._topic = settings.dlq_topic
+        self._archive = archive
         self._max_backoff_s = settings.stream_retry_max_backoff_s
         self._producer = Producer({**producer_config(settings), "linger.ms": 5, "message.timeout.ms": 10_000})
         self.sent = 0
@@ -65,7 +76,13 @@ class DeadLetters:
         """At least once: a retry after a partial failure may send some letters twice."""
         await until_done(lambda: asyncio.to_thread(self._send_once, letters), what="dead-letter send",
                          max_backoff_s=self._max_backoff_s)
+        if self._archive is not None:
+            archive = self._archive
+            await until_done(lambda: asyncio.to_thread(archive.write_letters_now, letters),
+                             what="dead-letter archive insert", max_backoff_s=self._max_backoff_s)
         self.sent += len(letters)
+        for letter in letters:
+            metrics.DEAD_LETTERS.labels(letter.reason).inc()
 
     def _send_once(self, letters: list[DeadLetter]) -> None:
         failures: list[KafkaError] = []

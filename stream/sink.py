@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
+from stream import metrics
 from stream.retry import until_done
 from stream.split import COLUMNS, Columns, Source
 
@@ -87,6 +88,11 @@ class ClickHouseSink:
         self.refused_records = 0
         self.last_error: str | None = None
 
+    def assume_new(self, topic: str, partition: int) -> None:
+        """The caller has checked that nothing is stored at or past the offsets it will write next in
+        this partition (`logstream replay`, which checks each page of the archive itself)."""
+        self._verified.add((topic, partition))
+
     def recheck_stored(self) -> None:
         """Any partition may now start at an offset whose rows are already stored (after a
         (re)assignment, or an attempt that failed part of the way)."""
@@ -112,6 +118,7 @@ class ClickHouseSink:
             before = len(columns)
             columns = columns.without(stored)
             self.duplicates_skipped += before - len(columns)
+            metrics.DUPLICATES_SKIPPED.inc(before - len(columns))
         written_before = self.rows_written
         refusals = self._insert(columns) if len(columns) else []
         first = " ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(first_offsets.items()))
@@ -121,6 +128,7 @@ class ClickHouseSink:
         return refusals
 
     def _insert(self, columns: Columns) -> list[Refusal]:
+        started = time.perf_counter()
         try:
             self._client.insert("actions", columns.data, column_names=COLUMNS, column_oriented=True)
         except Exception as exc:
@@ -128,7 +136,10 @@ class ClickHouseSink:
             if not refuses_rows(exc):
                 raise
             return self._isolate(columns, f"{exc.__class__.__name__}: {exc}"[:2000])
+        metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
         self.rows_written += len(columns)
+        metrics.ROWS_INSERTED.inc(len(columns))
+        metrics.observe_freshness(columns.data[8], columns.data[10], columns.data[11])
         return []
 
     def _isolate(self, columns: Columns, message: str) -> list[Refusal]:

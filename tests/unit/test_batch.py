@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import uuid
+
 import orjson
 import pytest
 
+from logstream.contract import Problem
 from stream import batch
 from stream.split import Columns, Source, action_id_of, event_id_of
-from tests.fixtures import README_EXAMPLE
+from tests.fixtures import README_EXAMPLE, example
 
 
 def source(offset: int) -> Source:
@@ -63,3 +66,43 @@ def test_a_dead_letter_keeps_the_first_bytes_of_a_huge_original() -> None:
     letter = DeadLetter("too_large", [], source(4), None, b"y" * (MAX_LETTER_BYTES + 10))
     assert letter.payload() == b"y" * MAX_LETTER_BYTES
     assert dict(letter.headers())[TRUNCATED_HEADER] == str(MAX_LETTER_BYTES + 10).encode()
+
+
+def test_a_republished_record_in_its_originals_batch_adds_no_action_twice() -> None:
+    original = orjson.dumps(example(eventId=str(uuid.uuid4())))
+    other = orjson.dumps(example(eventId=str(uuid.uuid4())))
+    built = batch.build([(None, original, Source("raw", 0, 0)), (None, other, Source("raw", 0, 1)),
+                         (None, original, Source("raw", 0, 2))], republished=frozenset({(0, 2)}))
+    assert len(built.rows) == 6 and len(set(built.rows.data[0])) == 6
+    assert built.rows.data[11] == [0, 0, 0, 1, 1, 1]  # the original's rows are the ones kept
+
+
+def test_a_dead_letter_has_the_headers_its_schema_documents() -> None:
+    from stream.dlq import DeadLetter
+    from tests.support import headers_validator
+
+    letter = DeadLetter("schema_violation", [Problem("userId", "missing_field", "Field required")], source(5), None,
+                        b"{}")
+    headers = {name: value.decode() for name, value in letter.headers()}
+    validator = headers_validator("logstream.logs.dlq.v1")
+    assert validator.is_valid(headers), list(validator.iter_errors(headers))[:1]
+    assert headers["logstream.schema"] == "logstream.logs.dlq/1"
+    assert orjson.loads(headers["logstream.dlq.errors"]) == [
+        {"path": "userId", "code": "missing_field", "message": "Field required"}]
+
+
+def test_an_action_too_large_to_publish_is_logged_and_skipped_not_retried_forever() -> None:
+    import asyncio
+
+    from stream.actions_topic import ActionsTopic
+    from stream.settings import StreamSettings
+
+    settings = StreamSettings(kafka_bootstrap_servers="127.0.0.1:1", stream_max_record_bytes=1024)
+    topic = ActionsTopic(settings)  # message.max.bytes: 1,000,000
+    big = {**README_EXAMPLE, "actions": [{**README_EXAMPLE["actions"][1],
+                                          "properties": {"viewedId": "v", **{f"pad{i}": "x" * 8000
+                                                                             for i in range(130)}}}]}
+    rows = batch.build([(b"k", orjson.dumps(big), source(0))], max_record_bytes=2_000_000).rows
+    assert len(rows) == 1
+    asyncio.run(topic.publish(rows))  # returns: no broker is needed to refuse it
+    assert (topic.too_large, topic.sent) == (1, 0)
