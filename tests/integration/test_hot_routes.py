@@ -59,7 +59,8 @@ def test_the_layer_is_on_by_default_and_a_setting_turns_it_off(producer_settings
 
 
 # --- POST /v1/logs: bodies valid and not, content types and encodings, query strings, idempotency keys
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+                           | st.text(max_size=8),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
                                                                                       max_size=3), max_leaves=8)
 documents = st.one_of(
