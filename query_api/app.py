@@ -16,7 +16,7 @@ from logstream.clickhouse_http import Engine
 from logstream.fastlane import FastLane
 from logstream.responses import JSONBytesResponse
 from logstream.security import CLICKHOUSE_PATH, Guard, KeyRing, query_access
-from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
+from query_api import compat, export, faults, funnels, idempotency, internal, paths, retention, routes, sessions, stats
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
@@ -53,6 +53,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     problems.install(app, QueryError)
     app.include_router(routes.router)
     app.include_router(stats.router)
+    app.include_router(funnels.router)
+    app.include_router(retention.router)
+    app.include_router(paths.router)
     app.include_router(sessions.router)
     app.include_router(export.router)
     app.include_router(compat.router)
