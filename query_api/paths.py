@@ -20,10 +20,10 @@ MAX_DEPTH = 6
 PAGE_MAX_LENGTH = 1024
 
 # A session's pages: the first navigation's pageFrom, then every navigation's pageTo, in order of
-# (time, action_id); `at` is the first position of the page asked for.
+# (time, action_id); `at` is the first position of the page asked for. page_from and page_to are
+# the properties' columns (0005_action_property_columns.sql).
 SESSION_PAGES = """
-SELECT arraySort(groupArray((time, action_id, JSONExtractString(properties, 'pageFrom'),
-                             JSONExtractString(properties, 'pageTo')))) AS navigations,
+SELECT arraySort(groupArray((time, action_id, page_from, page_to))) AS navigations,
        arrayPushFront(arrayMap(n -> n.4, navigations), navigations[1].3) AS pages,
        indexOf(pages, {page:String}) AS at
 FROM actions

@@ -28,6 +28,12 @@ IS_STRING = "JSONType(properties, {{{key}:String}}) = 'String'"
 EXACT = IS_STRING + " AND JSONExtractString(properties, {{{key}:String}}) = {{{value}:String}}"
 PREFIX = IS_STRING + " AND startsWith(JSONExtractString(properties, {{{key}:String}}), {{{value}:String}})"
 TYPE = "type = {{{type}:String}}"
+# The contract's required string properties have columns of their own (0005_action_property_columns.sql):
+# (type, key) -> column. Always strings there, so no type check and no JSON to parse.
+PROPERTY_COLUMNS = {("NAVIGATE", "pageFrom"): "page_from", ("NAVIGATE", "pageTo"): "page_to",
+                    ("VIEW", "viewedId"): "viewed_id"}
+COLUMN_EXACT = "{column} = {{{value}:String}}"
+COLUMN_PREFIX = "startsWith({column}, {{{value}:String}})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +55,14 @@ class Step:
         clauses = [TYPE.format(type=f"{name}_type")]
         for index, condition in enumerate(self.conditions):
             key, value = f"{name}_k{index}", f"{name}_v{index}"
-            parameters[key], parameters[value] = condition.key, condition.value
-            clauses.append((EXACT if condition.operator == "=" else PREFIX).format(key=key, value=value))
+            parameters[value] = condition.value
+            column = PROPERTY_COLUMNS.get((self.type, condition.key))
+            if column is not None:
+                template = COLUMN_EXACT if condition.operator == "=" else COLUMN_PREFIX
+                clauses.append(template.format(column=column, value=value))
+            else:
+                parameters[key] = condition.key
+                clauses.append((EXACT if condition.operator == "=" else PREFIX).format(key=key, value=value))
         return "(" + " AND ".join(clauses) + ")"
 
 
