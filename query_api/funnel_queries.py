@@ -1,62 +1,75 @@
 """SQL for GET /v1/stats/funnel: one statement, one pass over the raw rows of the range.
 
-Per entity (user or session) the matching actions are sorted by (time, action_id) and folded
-(arrayFold) into the conversion the API reports; then entities are counted per step (and period).
+Per entity (user or session) the matching actions become one sorted array of Int64, each the
+action's time (epoch ms) times 1024 plus the bitmask of the steps it matches (at most 10), and the
+entity's conversion is computed with whole-array functions (arrayMap, arrayFill: no per-action
+lambda state); entities are then counted per step (and period). Actions at the same millisecond
+are simultaneous, so their order among themselves never matters.
 
-strict: the fold keeps, for each step i, the latest-starting conversion that has reached step i
-(its first action's position, and the times of its steps). An action matching step i extends the
-conversion held for step i-1 when that one started later than the one held for step i and the
-action is within the window of its start. Steps are updated from the state before the action, so
-one action never serves two steps of one conversion.
+strict: for each step i, `at{i}[p]` is the position of the latest first-step action that starts a
+conversion reaching step i with actions up to position p (0: none), `from{i}[p]` its time. A
+step-i action at q extends the conversion held for step i-1 at the end of the previous
+millisecond (`before...`: a step is strictly later than the previous one) if it is within the
+window of that conversion's start. Those starts only grow with q, so the latest extending action
+holds the latest start (arrayFill carries it forward). The entity's highest step is the last i
+with a start at the end; its times are its start's, then for each next step the first position
+where that start reached it.
 
-any: the fold keeps, per step, the time of its latest action so far; at each action, the steps
-whose latest action lies within the window before it are the steps entered in that window; the
-first action (in order) with the most such steps gives the conversion, its times sorted.
+any: `last{j}[p]` is the time of the latest action matching step j up to position p; at p the
+steps entered are those whose latest action is within the window before p's time; the first
+millisecond with the most steps gives the conversion (the state at its last action), its times
+sorted.
 
-The fold's text varies only with `order`; the number of steps, the window and the range are
-server-side parameters; the step conditions come from query_api/steps.py.
+What varies in the text is the number of steps (1 to 10, repeated templates) and `order`; the
+window, range and step conditions are server-side parameters (conditions: query_api/steps.py).
 """
 
 from __future__ import annotations
 
-# Matching actions in [start, end): time (epoch ms), action_id (breaks ties), a bitmask of steps matched.
+# Matching actions in [start, end): the entity, and time (epoch ms) * 1024 + the bitmask of steps matched.
 EVENTS = """
-SELECT {entity} AS entity, toUnixTimestamp64Milli(time) AS t, action_id, {mask} AS mask
+SELECT {entity} AS entity, toUnixTimestamp64Milli(time) * 1024 + {mask} AS event
 FROM actions
 WHERE type IN {{types:Array(String)}} AND time >= {{start:DateTime64(3, 'UTC')}} AND time < {{end:DateTime64(3, 'UTC')}}
-"""
-
-STRICT_FOLD = """
-arrayFold((acc, e, pos) -> arrayMap(i -> multiIf(
-        i = 1 AND bitTest(e.3, 0), (toUInt64(pos), [e.1]),
-        i > 1 AND bitTest(e.3, i - 1) AND acc[i - 1].1 > acc[i].1 AND e.1 - acc[i - 1].2[1] <= {window:Int64},
-            (acc[i - 1].1, arrayPushBack(acc[i - 1].2, e.1)),
-        acc[i]), range(1, {steps:UInt8} + 1)),
-    events, arrayEnumerate(events),
-    CAST(arrayWithConstant({steps:UInt8}, (0, [])), 'Array(Tuple(UInt64, Array(Int64)))'))
-"""
-STRICT_CHAIN = "arrayFilter(x -> x.1 > 0, {fold})[-1].2"
-
-ANY_FOLD = """
-arrayFold((acc, e) -> (
-        arrayMap((j, last) -> if(bitTest(e.3, j - 1), e.1, last), range(1, {steps:UInt8} + 1), acc.1),
-        if(arrayCount((j, last) -> if(bitTest(e.3, j - 1), e.1, last) >= e.1 - {window:Int64},
-                      range(1, {steps:UInt8} + 1), acc.1) > length(acc.2),
-           arraySort(arrayFilter(x -> x >= e.1 - {window:Int64},
-                                 arrayMap((j, last) -> if(bitTest(e.3, j - 1), e.1, last),
-                                          range(1, {steps:UInt8} + 1), acc.1))),
-           acc.2)),
-    events,
-    CAST((arrayWithConstant({steps:UInt8}, -1), []), 'Tuple(Array(Int64), Array(Int64))')).2
 """
 
 # One row per entity that entered step 1: the times of the steps of its conversion.
 CHAINS = """
 SELECT {chain} AS chain FROM (
-    SELECT arraySort(groupArray((t, action_id, mask))) AS events
-    FROM ({events}) WHERE mask != 0 GROUP BY entity
+    SELECT arraySort(groupArray(event)) AS events,
+           arrayMap(e -> intDiv(e, 1024), events) AS times, arrayMap(e -> e % 1024, events) AS masks,
+           arrayMap((t, u) -> t != u, times, arrayPushFront(arrayPopBack(times), 0)) AS fresh,
+           {levels}
+    FROM ({events}) WHERE event % 1024 != 0 GROUP BY entity
 )
 """
+
+STRICT_FIRST = """
+    arrayFill(x -> x > 0, arrayMap((m, p) -> if(bitTest(m, 0), p, 0), masks, arrayEnumerate(masks))) AS at1,
+    arrayFill(x -> x > 0, arrayMap((m, t) -> if(bitTest(m, 0), t, 0), masks, times)) AS from1"""
+STRICT_NEXT = """
+    arrayFill((x, f) -> f, arrayPushFront(arrayPopBack(at{previous}), 0), fresh) AS before_at{step},
+    arrayFill((x, f) -> f, arrayPushFront(arrayPopBack(from{previous}), 0), fresh) AS before_from{step},
+    arrayMap((m, p, f, t) -> if(bitTest(m, {bit}) AND p > 0 AND t - f <= {{window:Int64}}, p, 0), masks,
+             before_at{step}, before_from{step}, times) AS extends{step},
+    arrayFill(x -> x > 0, extends{step}) AS at{step},
+    arrayFill(x -> x > 0, arrayMap((e, f) -> if(e > 0, f, 0), extends{step}, before_from{step})) AS from{step}"""
+STRICT_LEVEL = "(at{step}[-1] > 0)"
+STRICT_TAIL = """,
+    {reached} AS reached,
+    multiIf({starts}) AS started"""
+STRICT_START = "reached = {step}, at{step}[-1]"
+STRICT_STEP_TIME = "arrayFirst((t, a) -> a = started, times, at{step})"
+STRICT_CHAIN = "arraySlice([times[started]{times}], 1, reached)"
+
+ANY_LAST = "arrayFill(x -> x > 0, arrayMap((m, t) -> if(bitTest(m, {bit}), t, 0), masks, times)) AS last{step}"
+ANY_TAIL = """,
+    arrayMap((t, {lasts}) -> {entered}, times, {lasts_ordered}) AS entered,
+    arrayMax(entered) AS reached,
+    times[arrayFirstIndex(n -> n = reached, entered)] AS best,
+    arrayLastIndex(t -> t = best, times) AS ending"""
+ANY_ENTERED = "(l{step} >= t - {{window:Int64}})"
+ANY_CHAIN = "arraySort(arrayFilter(x -> x >= best - {{window:Int64}}, [{lasts_at_end}]))"
 
 # Per step (and period of the conversion's first step): entities, and the nearest-rank median and
 # 90th percentile of the time from the previous step (the smallest time at least 50 % / 90 % of
@@ -73,5 +86,27 @@ SELECT period, step, entered, gaps[intDiv(length(gaps) + 1, 2)], gaps[intDiv(9 *
 WHOLE_RANGE = "toUInt32(0)"
 PERIOD = "roundDown(toUInt32(intDiv(chain[1], 1000)), CAST({starts:String}, 'Array(UInt32)'))"
 GROUP_BY_STEP = "period, step"
-# Every period, and the whole range (grouping(period) = 1 on those rows).
+# Every period, and the whole range (period 0 on those rows: a period starts after 1970).
 GROUP_BY_PERIOD_AND_STEP = "GROUPING SETS ((period, step), (step))"
+
+
+def strict_chain(steps: int) -> tuple[str, str]:
+    """(the level columns, the chain expression) of a strict funnel of `steps` steps."""
+    levels = [STRICT_FIRST] + [STRICT_NEXT.format(bit=i - 1, step=i, previous=i - 1) for i in range(2, steps + 1)]
+    reached = " + ".join(STRICT_LEVEL.format(step=i) for i in range(1, steps + 1))
+    starts = ", ".join(STRICT_START.format(step=i) for i in range(steps, 0, -1))
+    columns = ",".join(levels) + STRICT_TAIL.format(reached=reached, starts=starts + ", 0")
+    times = "".join(", " + STRICT_STEP_TIME.format(step=i) for i in range(2, steps + 1))
+    return columns, STRICT_CHAIN.format(times=times)
+
+
+def any_chain(steps: int) -> tuple[str, str]:
+    """(the level columns, the chain expression) of an any-order funnel of `steps` steps."""
+    numbers = range(1, steps + 1)
+    lasts = ",".join("\n    " + ANY_LAST.format(bit=i - 1, step=i) for i in numbers)
+    names = ", ".join(f"l{i}" for i in numbers)
+    entered = " + ".join(ANY_ENTERED.format(step=i) for i in numbers)
+    columns = lasts + ANY_TAIL.format(lasts=names, entered=entered,
+                                      lasts_ordered=", ".join(f"last{i}" for i in numbers))
+    chain = ANY_CHAIN.format(lasts_at_end=", ".join(f"last{i}[ending]" for i in numbers))
+    return columns, chain

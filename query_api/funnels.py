@@ -87,11 +87,11 @@ def required_range(start_text: str | None, end_text: str | None) -> tuple[dateti
 def funnel_sql(steps: list[Step], by: By, order: Order, window_s: int, start: datetime, end: datetime,
                starts: list[int] | None) -> tuple[str, dict[str, Any]]:
     parameters: dict[str, Any] = {"types": sorted({s.type for s in steps}), "start": ch_time(start),
-                                  "end": ch_time(end), "steps": len(steps), "window": window_s * 1000}
+                                  "end": ch_time(end), "window": window_s * 1000}
     mask = " + ".join(f"{1 << index} * {step.sql(f's{index}', parameters)}" for index, step in enumerate(steps))
-    events = q.EVENTS.format(entity=ENTITY_COLUMNS[by], mask=f"toUInt16({mask})")
-    chain = q.STRICT_CHAIN.format(fold=q.STRICT_FOLD) if order is Order.STRICT else q.ANY_FOLD
-    chains = q.CHAINS.format(chain=chain, events=events)
+    events = q.EVENTS.format(entity=ENTITY_COLUMNS[by], mask=f"toUInt16({mask})")  # at most 10 bits
+    levels, chain = (q.strict_chain if order is Order.STRICT else q.any_chain)(len(steps))
+    chains = q.CHAINS.format(chain=chain, levels=levels, events=events)
     if starts is None:
         return q.STEP_COUNTS.format(period=q.WHOLE_RANGE, chains=chains, group_by=q.GROUP_BY_STEP), parameters
     parameters["starts"] = "[" + ",".join(map(str, starts)) + "]"
@@ -149,23 +149,22 @@ async def get_funnel(
     step is a 400 (`invalid_step`) naming it and its position (`steps[2]`); more than 10 steps is
     `too_many_steps`; a window outside 1 s to 90 days is `window_out_of_range`.
 
-    **Order of actions.** Only actions in [from, to) count (every step of a conversion lies in the
-    range; one started before `from` or finished at or after `to` is cut there). An entity's
-    actions are taken in order of time, and actions at the same millisecond in order of actionId
-    (as everywhere in this API): the later in that order is "after", with 0 ms between them.
+    **Time.** Only actions in [from, to) count: every step of a conversion lies in the range (one
+    started before `from` or finished at or after `to` is cut there). Times are compared to the
+    millisecond, and actions at the same millisecond are simultaneous: none is before another.
 
-    **strict** (default): a conversion is a first-step action, then an action of step 2 after it,
-    then one of step 3 after that, and so on, each a different action; other actions may come
-    between. Its last step is at most `window` after its first (`<=`: exactly `window` later
-    still counts). An entity enters step k if it has a conversion reaching step k; the times
-    reported are those of its conversion reaching its highest step whose first action is the
-    latest, each later step being the earliest action after the previous that matches it.
+    **strict** (default): a conversion is a first-step action, then an action of step 2 strictly
+    later, then one of step 3 strictly later than that, and so on; other actions may come between.
+    Its last step is at most `window` after its first (edges included: exactly `window` later
+    still counts). An entity enters step k if it has a conversion reaching step k. The times
+    reported are those of its conversion that reaches its highest step and starts latest, each
+    later step being the earliest matching action strictly after the previous step.
 
     **any**: the steps in any order within one window: an entity enters step k when one span of
     at most `window` (edges included) holds actions matching k different steps (an action
     matching several steps enters each of them). Step k of the answer means "any k of the steps"
-    (`spec` is null). The times reported are those of the first action (in order) ending a span
-    with the most steps, each step at its latest action in that span, in time order.
+    (`spec` is null). The times reported are those of the first millisecond that ends a span with
+    the most steps, each step at its latest action in that span, in time order.
 
     **Answer.** Per step: `entered` (entities), `conversionFromFirst` and `conversionFromPrevious`
     (shares; null when dividing by 0), and the median and 90th percentile of the milliseconds from

@@ -152,34 +152,33 @@ def matches(spec: Spec, row: Row) -> bool:
 
 def strict_chain(events: list[Row], steps: list[Spec], window_ms: int) -> list[int]:
     """The conversion reaching the highest step whose first action is the latest; each later step
-    the earliest matching action after the previous."""
+    the earliest matching action strictly later than the previous step (same millisecond: not after)."""
     best: list[int] = []
-    for index, first in enumerate(events):
+    for first in events:
         if not matches(steps[0], first):
             continue
-        chain, at = [first.ms], index
+        chain = [first.ms]
         for step in steps[1:]:
-            found = next((j for j in range(at + 1, len(events)) if matches(step, events[j])), None)
-            if found is None or events[found].ms - first.ms > window_ms:
+            found = next((row.ms for row in events if row.ms > chain[-1] and matches(step, row)), None)
+            if found is None or found - first.ms > window_ms:
                 break
-            chain.append(events[found].ms)
-            at = found
+            chain.append(found)
         if len(chain) >= len(best):
             best = chain
     return best
 
 
 def any_chain(events: list[Row], steps: list[Spec], window_ms: int) -> list[int]:
-    """The first action (in order) ending a span of at most the window with the most steps; each
-    step at its latest action in that span."""
+    """The first millisecond ending a span of at most the window with the most steps; each step at
+    its latest action in that span."""
     best: list[int] = []
-    for index, last in enumerate(events):
+    for last in events:
         latest = {}
-        for row in events[: index + 1]:
-            if row.ms >= last.ms - window_ms:
+        for row in events:
+            if last.ms - window_ms <= row.ms <= last.ms:
                 for number, step in enumerate(steps):
                     if matches(step, row):
-                        latest[number] = row.ms
+                        latest[number] = max(latest.get(number, row.ms), row.ms)
         if len(latest) > len(best):
             best = sorted(latest.values())
     return best
