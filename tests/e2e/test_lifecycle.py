@@ -84,3 +84,30 @@ def test_killing_up_leaves_no_orphan(tmp_path: Path) -> None:
     finally:
         up.kill()  # a failed assertion must not leave the stack running
     wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=30, what="the children to exit")
+
+
+def command_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_killing_up_during_a_drain_that_cannot_finish_leaves_no_orphan(tmp_path: Path) -> None:
+    up, base = start_up(tmp_path, tmp_path / "data")
+    children = children_of(up.process.pid)  # type: ignore[union-attr]
+    try:
+        query = next(pid for pid in children if " query" in command_of(pid))
+        os.kill(query, signal.SIGSTOP)  # the engine stops answering: the stream's inserts hang, retried
+        logs = [example(userId=f"stuck-{i}") for i in range(100)]
+        assert httpx.post(f"{base}/v1/logs", content=orjson.dumps(logs), timeout=30,
+                          headers={"content-type": "application/json"}).status_code == 202
+        up.signal(signal.SIGINT)  # the stream worker now drains, and cannot
+        wait_until(lambda: "draining" in up.log_path.read_text() or "stopping stream" in up.log_path.read_text(),
+                   timeout=30, what="the drain to begin")
+    finally:
+        up.kill()
+    wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=5, what="every child to exit")
+    # and the next start finds its ports free
+    again = Service(["up"], up.env, tmp_path, "up-again").start()
+    try:
+        again.wait_ready(f"{base}/readyz", timeout=90)
+    finally:
+        assert again.stop(120) == 0, again.log_tail()
