@@ -33,42 +33,43 @@ FROM actions
 WHERE type IN {{types:Array(String)}} AND time >= {{start:DateTime64(3, 'UTC')}} AND time < {{end:DateTime64(3, 'UTC')}}
 """
 
-# One row per entity that entered step 1: the times of the steps of its conversion.
-CHAINS = """
-SELECT {chain} AS chain FROM (
-    SELECT arraySort(groupArray(event)) AS events,
-           arrayMap(e -> intDiv(e, 1024), events) AS times, arrayMap(e -> e % 1024, events) AS masks,
-           arrayMap((t, u) -> t != u, times, arrayPushFront(arrayPopBack(times), 0)) AS fresh,
-           {levels}
-    FROM ({events}) WHERE event % 1024 != 0 GROUP BY entity
-)
-"""
+# One row per entity that entered step 1: the times of the steps of its conversion. Each entity's
+# sorted actions, then one SELECT layer per group of columns below: a layer's columns are computed
+# once and read by the next (as aliases of one SELECT, each would be re-expanded wherever it is
+# used, and planning the query alone grew exponentially with the steps).
+SORTED = """
+SELECT arrayMap(e -> intDiv(e, 1024), events) AS times, arrayMap(e -> e % 1024, events) AS masks FROM (
+    SELECT arraySort(groupArray(event)) AS events FROM ({events}) WHERE event % 1024 != 0 GROUP BY entity
+)"""
+LAYER = "SELECT *, {columns} FROM ({inner})"
+CHAINS = "SELECT {chain} AS chain FROM ({layers})"
 
+FRESH = "arrayMap((t, u) -> t != u, times, arrayPushFront(arrayPopBack(times), 0)) AS fresh"
 STRICT_FIRST = """
     arrayFill(x -> x > 0, arrayMap((m, p) -> if(bitTest(m, 0), p, 0), masks, arrayEnumerate(masks))) AS at1,
     arrayFill(x -> x > 0, arrayMap((m, t) -> if(bitTest(m, 0), t, 0), masks, times)) AS from1"""
-STRICT_NEXT = """
+STRICT_BEFORE = """
     arrayFill((x, f) -> f, arrayPushFront(arrayPopBack(at{previous}), 0), fresh) AS before_at{step},
-    arrayFill((x, f) -> f, arrayPushFront(arrayPopBack(from{previous}), 0), fresh) AS before_from{step},
+    arrayFill((x, f) -> f, arrayPushFront(arrayPopBack(from{previous}), 0), fresh) AS before_from{step}"""
+STRICT_EXTENDS = """
     arrayMap((m, p, f, t) -> if(bitTest(m, {bit}) AND p > 0 AND t - f <= {{window:Int64}}, p, 0), masks,
-             before_at{step}, before_from{step}, times) AS extends{step},
+             before_at{step}, before_from{step}, times) AS extends{step}"""
+STRICT_NEXT = """
     arrayFill(x -> x > 0, extends{step}) AS at{step},
     arrayFill(x -> x > 0, arrayMap((e, f) -> if(e > 0, f, 0), extends{step}, before_from{step})) AS from{step}"""
+STRICT_REACHED = "{reached} AS reached"
 STRICT_LEVEL = "(at{step}[-1] > 0)"
-STRICT_TAIL = """,
-    {reached} AS reached,
-    multiIf({starts}) AS started"""
+STRICT_STARTED = "multiIf({starts}, 0) AS started"
 STRICT_START = "reached = {step}, at{step}[-1]"
 STRICT_STEP_TIME = "arrayFirst((t, a) -> a = started, times, at{step})"
 STRICT_CHAIN = "arraySlice([times[started]{times}], 1, reached)"
 
 ANY_LAST = "arrayFill(x -> x > 0, arrayMap((m, t) -> if(bitTest(m, {bit}), t, 0), masks, times)) AS last{step}"
-ANY_TAIL = """,
-    arrayMap((t, {lasts}) -> {entered}, times, {lasts_ordered}) AS entered,
-    arrayMax(entered) AS reached,
-    times[arrayFirstIndex(n -> n = reached, entered)] AS best,
-    arrayLastIndex(t -> t = best, times) AS ending"""
-ANY_ENTERED = "(l{step} >= t - {{window:Int64}})"
+ANY_ENTERED = "arrayMap((t, {lasts}) -> {entered}, times, {lasts_ordered}) AS entered"
+ANY_ENTERED_STEP = "(l{step} >= t - {{window:Int64}})"
+ANY_REACHED = "arrayMax(entered) AS reached"
+ANY_BEST = "times[arrayFirstIndex(n -> n = reached, entered)] AS best"
+ANY_ENDING = "arrayLastIndex(t -> t = best, times) AS ending"
 ANY_CHAIN = "arraySort(arrayFilter(x -> x >= best - {{window:Int64}}, [{lasts_at_end}]))"
 
 # Per step (and period of the conversion's first step): entities, and the nearest-rank median and
@@ -90,23 +91,33 @@ GROUP_BY_STEP = "period, step"
 GROUP_BY_PERIOD_AND_STEP = "GROUPING SETS ((period, step), (step))"
 
 
-def strict_chain(steps: int) -> tuple[str, str]:
-    """(the level columns, the chain expression) of a strict funnel of `steps` steps."""
-    levels = [STRICT_FIRST] + [STRICT_NEXT.format(bit=i - 1, step=i, previous=i - 1) for i in range(2, steps + 1)]
-    reached = " + ".join(STRICT_LEVEL.format(step=i) for i in range(1, steps + 1))
-    starts = ", ".join(STRICT_START.format(step=i) for i in range(steps, 0, -1))
-    columns = ",".join(levels) + STRICT_TAIL.format(reached=reached, starts=starts + ", 0")
+def layered(events: str, layers: list[str]) -> str:
+    """The sorted actions of each entity, then each layer's columns (a list of `expr AS name`)."""
+    inner = SORTED.format(events=events)
+    for columns in layers:
+        inner = LAYER.format(columns=columns, inner=inner)
+    return inner
+
+
+def strict_chains(events: str, steps: int) -> str:
+    """Per entity, the times of its strict conversion over `steps` steps."""
+    layers = [FRESH + "," + STRICT_FIRST]
+    for step in range(2, steps + 1):
+        layers += [STRICT_BEFORE.format(step=step, previous=step - 1),
+                   STRICT_EXTENDS.format(step=step, bit=step - 1), STRICT_NEXT.format(step=step)]
+    layers.append(STRICT_REACHED.format(reached=" + ".join(STRICT_LEVEL.format(step=i) for i in range(1, steps + 1))))
+    layers.append(STRICT_STARTED.format(starts=", ".join(STRICT_START.format(step=i) for i in range(steps, 0, -1))))
     times = "".join(", " + STRICT_STEP_TIME.format(step=i) for i in range(2, steps + 1))
-    return columns, STRICT_CHAIN.format(times=times)
+    return CHAINS.format(chain=STRICT_CHAIN.format(times=times), layers=layered(events, layers))
 
 
-def any_chain(steps: int) -> tuple[str, str]:
-    """(the level columns, the chain expression) of an any-order funnel of `steps` steps."""
+def any_chains(events: str, steps: int) -> str:
+    """Per entity, the times of its any-order conversion over `steps` steps."""
     numbers = range(1, steps + 1)
-    lasts = ",".join("\n    " + ANY_LAST.format(bit=i - 1, step=i) for i in numbers)
-    names = ", ".join(f"l{i}" for i in numbers)
-    entered = " + ".join(ANY_ENTERED.format(step=i) for i in numbers)
-    columns = lasts + ANY_TAIL.format(lasts=names, entered=entered,
-                                      lasts_ordered=", ".join(f"last{i}" for i in numbers))
+    entered = ANY_ENTERED.format(lasts=", ".join(f"l{i}" for i in numbers),
+                                 entered=" + ".join(ANY_ENTERED_STEP.format(step=i) for i in numbers),
+                                 lasts_ordered=", ".join(f"last{i}" for i in numbers))
+    layers = [", ".join(ANY_LAST.format(bit=i - 1, step=i) for i in numbers), entered, ANY_REACHED, ANY_BEST,
+              ANY_ENDING]
     chain = ANY_CHAIN.format(lasts_at_end=", ".join(f"last{i}[ending]" for i in numbers))
-    return columns, chain
+    return CHAINS.format(chain=chain, layers=layered(events, layers))

@@ -90,8 +90,7 @@ def funnel_sql(steps: list[Step], by: By, order: Order, window_s: int, start: da
                                   "end": ch_time(end), "window": window_s * 1000}
     mask = " + ".join(f"{1 << index} * {step.sql(f's{index}', parameters)}" for index, step in enumerate(steps))
     events = q.EVENTS.format(entity=ENTITY_COLUMNS[by], mask=f"toUInt16({mask})")  # at most 10 bits
-    levels, chain = (q.strict_chain if order is Order.STRICT else q.any_chain)(len(steps))
-    chains = q.CHAINS.format(chain=chain, levels=levels, events=events)
+    chains = (q.strict_chains if order is Order.STRICT else q.any_chains)(events, len(steps))
     if starts is None:
         return q.STEP_COUNTS.format(period=q.WHOLE_RANGE, chains=chains, group_by=q.GROUP_BY_STEP), parameters
     parameters["starts"] = "[" + ",".join(map(str, starts)) + "]"
