@@ -1,9 +1,12 @@
 """GET /v1/stats/retention: cohorts of users by the period of their first `start` action, and for
-each later period the share of the cohort with a `return` action in it. Exact: one pass over the
-raw rows of the range, periods aligned in the zone by query_api/timeseries.py."""
+each later period the share of the cohort with a `return` action in it. Exact, periods aligned
+in the zone by query_api/timeseries.py: one pass over who acted in each quarter hour of the range
+(user_activity_per_quarter_hour) when the steps are plain types, and over the raw rows for the
+range's unaligned edges and for steps with property conditions."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -13,7 +16,7 @@ from logstream.responses import JSONBytesResponse
 from query_api.deps import FromQuery, SettingsDep, StoreDep, ToQuery, example
 from query_api.errors import TooManyBucketsError, TooManyPeriodsError
 from query_api.funnels import required_range, share
-from query_api.queries import ch_time
+from query_api.rollups import QUARTER_TIME, RAW_TIME, Grain, aligned_grains, millis, range_condition, split
 from query_api.steps import Step, parse_optional_step
 from query_api.timeseries import Interval, bucket_starts, parse_zone, render_starts
 
@@ -26,20 +29,28 @@ MAX_PERIODS = 400  # a triangle of 400 periods has 80,200 cells
 RETENTION = """
 SELECT cohort, returned, count() FROM (
     SELECT minIf(period, is_start) AS cohort, groupUniqArrayIf(period, is_return) AS periods
-    FROM (
-        SELECT user_id, roundDown(toUnixTimestamp(time), CAST({{starts:String}}, 'Array(UInt32)')) AS period,
-               {start} AS is_start, {back} AS is_return
-        FROM actions
-        WHERE {types} time >= {{start:DateTime64(3, 'UTC')}} AND time < {{end:DateTime64(3, 'UTC')}}
-    )
+    FROM ({rows})
     WHERE is_start OR is_return
     GROUP BY user_id
     HAVING max(is_start)
 ) ARRAY JOIN arrayPushFront(arrayFilter(p -> p >= cohort, periods), toUInt32(0)) AS returned
 GROUP BY cohort, returned
 """
+# (user, period, is_start, is_return) per action, or per user and quarter hour from the rollup
+RAW_ROWS = """
+SELECT user_id, roundDown(toUnixTimestamp(time), CAST({{starts:String}}, 'Array(UInt32)')) AS period,
+       {start} AS is_start, {back} AS is_return
+FROM actions WHERE {where}"""
+QUARTER_ROWS = """
+SELECT user_id, roundDown(toUnixTimestamp(quarter), CAST({{starts:String}}, 'Array(UInt32)')) AS period,
+       {start} AS is_start, {back} AS is_return
+FROM user_activity_per_quarter_hour WHERE {where}"""
 ANY_ACTION = "1"
-TYPES = "type IN {types:Array(String)} AND"
+TYPES = "type IN {types:Array(String)}"
+# the type bits of user_activity_per_quarter_hour.types (0006_user_activity_per_quarter_hour.sql)
+TYPE_BITS = {"CLICK": 0, "VIEW": 1, "NAVIGATE": 2}
+HAS_TYPE = "bitTest(types, {bit})"
+QUARTER = (Grain.QUARTER_HOUR,)
 
 
 class RetentionInterval(StrEnum):
@@ -48,17 +59,31 @@ class RetentionInterval(StrEnum):
     MONTH = "month"
 
 
-def retention_sql(first: Step | None, back: Step | None, starts: list[int], start: Any, end: Any
+def rollup_condition(step: Step | None) -> str:
+    return ANY_ACTION if step is None else HAS_TYPE.format(bit=TYPE_BITS[step.type])
+
+
+def retention_sql(first: Step | None, back: Step | None, starts: list[int], start: datetime, end: datetime
                   ) -> tuple[str, dict[str, Any]]:
-    parameters: dict[str, Any] = {"starts": "[" + ",".join(map(str, starts)) + "]", "start": ch_time(start),
-                                  "end": ch_time(end)}
-    start_sql = first.sql("first", parameters) if first else ANY_ACTION
-    back_sql = back.sql("back", parameters) if back else ANY_ACTION
-    types = ""
-    if first and back:  # only then can rows of the other types be skipped
-        parameters["types"] = sorted({first.type, back.type})
-        types = TYPES
-    return RETENTION.format(start=start_sql, back=back_sql, types=types), parameters
+    """The quarter-hour rollup covers the aligned middle of the range when both steps are plain
+    types and every period starts on a quarter hour; the raw rows cover the rest."""
+    parameters: dict[str, Any] = {"starts": "[" + ",".join(map(str, starts)) + "]"}
+    plain = all(step is None or not step.conditions for step in (first, back))
+    grains = aligned_grains(starts[1:], QUARTER) if plain else ()
+    ranges = split(millis(start), millis(end), grains)
+    branches = []
+    if Grain.QUARTER_HOUR in ranges:
+        where = range_condition(QUARTER_TIME, ranges[Grain.QUARTER_HOUR], "quarter", parameters)
+        branches.append(QUARTER_ROWS.format(start=rollup_condition(first), back=rollup_condition(back), where=where))
+    if Grain.RAW in ranges:
+        conditions = [range_condition(RAW_TIME, ranges[Grain.RAW], "raw", parameters)]
+        if first and back:  # only then can rows of the other types be skipped
+            parameters["types"] = sorted({first.type, back.type})
+            conditions.append(TYPES)
+        branches.append(RAW_ROWS.format(start=first.sql("first", parameters) if first else ANY_ACTION,
+                                        back=back.sql("back", parameters) if back else ANY_ACTION,
+                                        where=" AND ".join(conditions)))
+    return RETENTION.format(rows=" UNION ALL ".join(branches)), parameters
 
 
 RETENTION_EXAMPLE = {
@@ -109,7 +134,7 @@ async def get_retention(
                                   errors=[{"path": "interval", "code": "too_many_periods",
                                            "message": f"at most {limit} periods"}]) from exc
     counts: dict[tuple[int, int], int] = {}
-    if starts:
+    if starts and begin < end:
         sql, parameters = retention_sql(first, back, starts, begin, end)
         cells = len(starts) * (len(starts) + 1) // 2 + len(starts)  # the triangle and the cohort sizes
         counts = {(cohort, returned): n for cohort, returned, n in await store.rows(sql, parameters, max_rows=cells)}
