@@ -19,9 +19,11 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
+from logstream import spool
 from logstream.broker import BrokerError, host_port, port_in_use, start_broker
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
@@ -35,6 +37,8 @@ log = logging.getLogger("logstream.up")
 
 class UpSettings(ProducerSettings, QuerySettings):
     embedded_broker: bool = True
+    # Where a stop saves what the memory-only broker holds undrained, for the next start (logstream.spool).
+    spool_dir: Path = Path("data") / "spool"
     # The stream worker in a process of its own (false: inside the query process, which owns chDB).
     up_stream_process: bool = True
 
@@ -123,6 +127,8 @@ def run_up(settings: UpSettings) -> int:
     try:
         if settings.embedded_broker:
             children.append(("broker", _broker(settings), 5.0))
+            if republished := spool.republish(settings, settings.spool_dir):
+                log.warning("published again %d records the last stop left undrained", republished)
         query_url = f"http://{settings.query_host}:{settings.query_port}"
         # the internal port's /internal/ routes answer the producer alone; /clickhouse/, the stream worker
         key = settings.internal_key.get_secret_value() if settings.internal_key else secrets.token_urlsafe(32)
@@ -140,7 +146,8 @@ def run_up(settings: UpSettings) -> int:
             start("query+stream", ["query", "--with-stream"], {**drain, **internal}, f"{query_url}/readyz",
                   stream_timeout)
         base = f"http://{settings.host}:{settings.port}"
-        start("producer", ["producer"], {**upstreams, **internal}, f"{base}/healthz", 15.0)
+        broker = {"LOGSTREAM_BROKER_PID": str(children[0][1].pid)} if settings.embedded_broker else {}
+        start("producer", ["producer"], {**upstreams, **internal, **broker}, f"{base}/healthz", 15.0)
         log.info("logstream is up: %s (API docs at %s/docs). Ctrl-C stops it.", base, base)
         while not stopping.is_set():
             for name, process, _ in children:
@@ -156,7 +163,25 @@ def run_up(settings: UpSettings) -> int:
         code = 1
     finally:
         for name, process, timeout in reversed(children):
+            if name == "broker" and process.poll() is None:
+                code = _spool_undrained(settings) or code
             log.info("stopping %s", name)
             stop(process, timeout)
         log.info("stopped")
     return code
+
+
+def _spool_undrained(settings: UpSettings) -> int:
+    """Before the memory-only broker stops: save what the stream did not store; 1 if anything was left."""
+    try:
+        count, path = spool.save(settings, settings.stream_group, settings.spool_dir)
+    except Exception:
+        log.exception("COULD NOT SAVE what the embedded broker holds undrained: those accepted logs are LOST")
+        return 1
+    if count:
+        log.error("%d accepted records were NOT stored before the stop (the stream worker did not drain them: "
+                  "its drain timed out, or it died). The embedded broker keeps records in memory only, so they "
+                  "were saved to %s; the next `logstream up` in this directory publishes them again. Keep that "
+                  "file until then.", count, path.resolve() if path else None)
+        return 1
+    return 0
