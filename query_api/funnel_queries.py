@@ -36,12 +36,13 @@ WHERE type IN {{types:Array(String)}} AND time >= {{start:DateTime64(3, 'UTC')}}
 # One row per entity that entered step 1: the times of the steps of its conversion. Each entity's
 # sorted actions, then one SELECT layer per group of columns below: a layer's columns are computed
 # once and read by the next (as aliases of one SELECT, each would be re-expanded wherever it is
-# used, and planning the query alone grew exponentially with the steps).
+# used, and planning the query alone grew exponentially with the steps); a layer keeps only the
+# columns later ones read.
 SORTED = """
 SELECT arrayMap(e -> intDiv(e, 1024), events) AS times, arrayMap(e -> e % 1024, events) AS masks FROM (
     SELECT arraySort(groupArray(event)) AS events FROM ({events}) WHERE event % 1024 != 0 GROUP BY entity
 )"""
-LAYER = "SELECT *, {columns} FROM ({inner})"
+LAYER = "SELECT {kept}, {columns} FROM ({inner})"
 CHAINS = "SELECT {chain} AS chain FROM ({layers})"
 
 FRESH = "arrayMap((t, u) -> t != u, times, arrayPushFront(arrayPopBack(times), 0)) AS fresh"
@@ -91,22 +92,30 @@ GROUP_BY_STEP = "period, step"
 GROUP_BY_PERIOD_AND_STEP = "GROUPING SETS ((period, step), (step))"
 
 
-def layered(events: str, layers: list[str]) -> str:
-    """The sorted actions of each entity, then each layer's columns (a list of `expr AS name`)."""
+def layered(events: str, layers: list[tuple[list[str], str]]) -> str:
+    """The sorted actions of each entity, then each layer: the columns it keeps from the one
+    before, and its own (`expr AS name, ...`)."""
     inner = SORTED.format(events=events)
-    for columns in layers:
-        inner = LAYER.format(columns=columns, inner=inner)
+    for kept, columns in layers:
+        inner = LAYER.format(kept=", ".join(kept), columns=columns, inner=inner)
     return inner
 
 
 def strict_chains(events: str, steps: int) -> str:
     """Per entity, the times of its strict conversion over `steps` steps."""
-    layers = [FRESH + "," + STRICT_FIRST]
+    kept = ["times", "masks"]
+    layers = [(kept, FRESH + "," + STRICT_FIRST)]
+    kept = [*kept, "fresh", "at1"]
     for step in range(2, steps + 1):
-        layers += [STRICT_BEFORE.format(step=step, previous=step - 1),
-                   STRICT_EXTENDS.format(step=step, bit=step - 1), STRICT_NEXT.format(step=step)]
-    layers.append(STRICT_REACHED.format(reached=" + ".join(STRICT_LEVEL.format(step=i) for i in range(1, steps + 1))))
-    layers.append(STRICT_STARTED.format(starts=", ".join(STRICT_START.format(step=i) for i in range(steps, 0, -1))))
+        layers.append(([*kept, f"from{step - 1}"], ",".join([
+            STRICT_BEFORE.format(step=step, previous=step - 1), STRICT_EXTENDS.format(step=step, bit=step - 1),
+            STRICT_NEXT.format(step=step)])))
+        kept = [*kept, f"at{step}"]
+    ats = [f"at{i}" for i in range(1, steps + 1)]
+    layers.append((["times", *ats], STRICT_REACHED.format(
+        reached=" + ".join(STRICT_LEVEL.format(step=i) for i in range(1, steps + 1)))))
+    layers.append((["times", *ats, "reached"], STRICT_STARTED.format(
+        starts=", ".join(STRICT_START.format(step=i) for i in range(steps, 0, -1)))))
     times = "".join(", " + STRICT_STEP_TIME.format(step=i) for i in range(2, steps + 1))
     return CHAINS.format(chain=STRICT_CHAIN.format(times=times), layers=layered(events, layers))
 
@@ -114,10 +123,12 @@ def strict_chains(events: str, steps: int) -> str:
 def any_chains(events: str, steps: int) -> str:
     """Per entity, the times of its any-order conversion over `steps` steps."""
     numbers = range(1, steps + 1)
+    lasts = [f"last{i}" for i in numbers]
     entered = ANY_ENTERED.format(lasts=", ".join(f"l{i}" for i in numbers),
                                  entered=" + ".join(ANY_ENTERED_STEP.format(step=i) for i in numbers),
-                                 lasts_ordered=", ".join(f"last{i}" for i in numbers))
-    layers = [", ".join(ANY_LAST.format(bit=i - 1, step=i) for i in numbers), entered, ANY_REACHED, ANY_BEST,
-              ANY_ENDING]
+                                 lasts_ordered=", ".join(lasts))
+    layers = [(["times"], ", ".join(ANY_LAST.format(bit=i - 1, step=i) for i in numbers)),
+              (["times", *lasts], entered), (["times", *lasts, "entered"], ANY_REACHED),
+              (["times", *lasts, "entered", "reached"], ANY_BEST), (["times", *lasts, "best"], ANY_ENDING)]
     chain = ANY_CHAIN.format(lasts_at_end=", ".join(f"last{i}[ending]" for i in numbers))
     return CHAINS.format(chain=chain, layers=layered(events, layers))
