@@ -10,9 +10,8 @@ import httpx
 import orjson
 
 from logstream.security import INTERNAL_KEY_HEADER
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import all_actions, produce_raw, wait_until
+from tests.support import Stack, all_actions, produce_raw, wait_until
 
 
 def post(stack: Stack, body: object, key: str | None) -> httpx.Response:

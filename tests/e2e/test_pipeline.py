@@ -8,9 +8,8 @@ import uuid
 import httpx
 import orjson
 
-from tests.conftest import Stack
 from tests.fixtures import README_EXAMPLE, example
-from tests.support import all_actions, consume_all, produce_raw, wait_until
+from tests.support import Stack, all_actions, consume_all, produce_raw, wait_until
 
 
 def post(stack: Stack, body: object, **headers: str) -> httpx.Response:

@@ -23,21 +23,21 @@ from pathlib import Path
 
 import httpx
 
-from logstream import spool
-from logstream.broker import BrokerError, host_port, port_in_use, start_broker
+from embedded import spool
+from embedded.broker import BrokerError, host_port, port_in_use, start_broker
+from embedded.chdb_owner import ChdbOwnerSettings
+from embedded.process import child_popen, stop
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
-from logstream.process import child_popen, stop
 from logstream.settings import KafkaSettings
 from producer_api.settings import ProducerSettings
-from query_api.settings import QuerySettings
 
 log = logging.getLogger("logstream.up")
 
 
-class UpSettings(ProducerSettings, QuerySettings):
+class UpSettings(ProducerSettings, ChdbOwnerSettings):
     embedded_broker: bool = True
-    # Where a stop saves what the memory-only broker holds undrained, for the next start (logstream.spool).
+    # Where a stop saves what the memory-only broker holds undrained, for the next start (embedded.spool).
     spool_dir: Path = Path("data") / "spool"
     # The stream worker in a process of its own (false: inside the query process, which owns chDB).
     up_stream_process: bool = True
@@ -86,7 +86,7 @@ def run_broker(settings: KafkaSettings) -> int:
 
 
 def _spawn(args: list[str], extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return child_popen([sys.executable, "-m", "logstream.cli", *args], env={**os.environ, **extra_env})
+    return child_popen([sys.executable, "-m", "cli.main", *args], env={**os.environ, **extra_env})
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], what: str, stopping: threading.Event,
