@@ -21,7 +21,7 @@ PAGE_MAX_LENGTH = 1024
 
 # A session's pages: the first navigation's pageFrom, then every navigation's pageTo, in order of
 # (time, action_id); `at` is the first position of the page asked for. page_from and page_to are
-# the properties' columns (0005_action_property_columns.sql). The pages are sorted by their keys,
+# the properties' columns (0006_action_property_columns.sql). The pages are sorted by their keys,
 # only the keys compared (sorting whole (time, id, page, page) tuples took twice as long).
 SESSION_PAGES = """
 SELECT arraySort((pair, key) -> key, groupArray((page_from, page_to)), groupArray((time, action_id))) AS navigations,

@@ -47,7 +47,7 @@ SELECT user_id, roundDown(toUnixTimestamp(quarter), CAST({{starts:String}}, 'Arr
 FROM user_activity_per_quarter_hour WHERE {where}"""
 ANY_ACTION = "1"
 TYPES = "type IN {types:Array(String)}"
-# the type bits of user_activity_per_quarter_hour.types (0006_user_activity_per_quarter_hour.sql)
+# the type bits of user_activity_per_quarter_hour.types (0007_user_activity_per_quarter_hour.sql)
 TYPE_BITS = {"CLICK": 0, "VIEW": 1, "NAVIGATE": 2}
 HAS_TYPE = "bitTest(types, {bit})"
 QUARTER = (Grain.QUARTER_HOUR,)

@@ -28,7 +28,7 @@ IS_STRING = "JSONType(properties, {{{key}:String}}) = 'String'"
 EXACT = IS_STRING + " AND JSONExtractString(properties, {{{key}:String}}) = {{{value}:String}}"
 PREFIX = IS_STRING + " AND startsWith(JSONExtractString(properties, {{{key}:String}}), {{{value}:String}})"
 TYPE = "type = {{{type}:String}}"
-# The contract's required string properties have columns of their own (0005_action_property_columns.sql):
+# The contract's required string properties have columns of their own (0006_action_property_columns.sql):
 # (type, key) -> column. Always strings there, so no type check and no JSON to parse.
 PROPERTY_COLUMNS = {("NAVIGATE", "pageFrom"): "page_from", ("NAVIGATE", "pageTo"): "page_to",
                     ("VIEW", "viewedId"): "viewed_id"}
