@@ -10,4 +10,5 @@ TARGETS = {
     "ingest": "bench.ingest",
     "query": "bench.query",
     "replay": "bench.replay",
+    "crash": "bench.crash",
 }

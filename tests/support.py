@@ -184,3 +184,42 @@ def same_shape(answer: Any, example: Any) -> bool:
         return (isinstance(answer, list) and bool(answer) >= bool(example)
                 and all(any(same_shape(item, e) for e in example) for item in answer))
     return type(answer) is type(example)
+
+
+def headers_validator(name: str) -> Any:
+    """A JSON Schema validator for the headers of topic `name`'s records (its schema's $defs/headers),
+    to check a record's headers as a {name: UTF-8 text} object."""
+    from jsonschema import Draft202012Validator
+
+    from logstream import schemas
+
+    document = schemas.schema(name)
+    return Draft202012Validator({"$schema": document["$schema"], "$defs": document["$defs"],
+                                 "$ref": "#/$defs/headers"})
+
+
+def header_texts(message: Any) -> dict[str, str]:
+    return {key: value.decode() for key, value in message.headers() or ()}
+
+
+INTERNAL_KEY = "test-internal-key-0123456789"
+
+
+def start_stack(workdir: Path, internal_key: str | None = INTERNAL_KEY, **env: str) -> Stack:
+    """`logstream up` on free ports, ready (no `internal_key`: the one `up` makes); stop it with stop_stack."""
+    port, query_port, bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
+    if internal_key:
+        env["LOGSTREAM_INTERNAL_KEY"] = internal_key
+    service = Service(["up"], stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port),
+                                        LOGSTREAM_QUERY_PORT=str(query_port), **env), workdir, "up").start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        service.wait_ready(f"{base}/readyz", timeout=90)
+    except AssertionError:
+        service.stop(30)
+        raise
+    return Stack(base, bootstrap, service, f"http://127.0.0.1:{query_port}", internal_key or "")
+
+
+def stop_stack(stack: Stack) -> None:
+    assert stack.service.stop(120) == 0, stack.service.log_tail()

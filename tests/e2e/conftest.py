@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import KEYED_STACK_KEY, Service, Stack, free_port, stack_env
+from tests.support import KEYED_STACK_KEY, Stack, start_stack, stop_stack
 
 E2E = Path(__file__).parent
-INTERNAL_KEY = "test-internal-key-0123456789"
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
@@ -19,26 +18,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E in item.path.parents:
             item.add_marker(pytest.mark.e2e)
-
-
-def start_stack(workdir: Path, internal_key: str | None = INTERNAL_KEY, **env: str) -> Stack:
-    """`logstream up` on free ports, ready (no `internal_key`: the one `up` makes); stop it with stop_stack."""
-    port, query_port, bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
-    if internal_key:
-        env["LOGSTREAM_INTERNAL_KEY"] = internal_key
-    service = Service(["up"], stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port),
-                                        LOGSTREAM_QUERY_PORT=str(query_port), **env), workdir, "up").start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        service.wait_ready(f"{base}/readyz", timeout=90)
-    except AssertionError:
-        service.stop(30)
-        raise
-    return Stack(base, bootstrap, service, f"http://127.0.0.1:{query_port}", internal_key or "")
-
-
-def stop_stack(stack: Stack) -> None:
-    assert stack.service.stop(120) == 0, stack.service.log_tail()
 
 
 @pytest.fixture(scope="session")

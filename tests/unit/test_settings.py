@@ -15,6 +15,7 @@ def test_topic_defaults_match_the_spec() -> None:
     specs = {spec.role: spec for spec in load_topic_specs(settings.topics_spec)}
     assert specs["raw"].name == settings.raw_topic == "logstream.logs.raw.v1"
     assert specs["dlq"].name == settings.dlq_topic == "logstream.logs.dlq.v1"
+    assert specs["actions"].name == settings.actions_topic == "logstream.actions.v1"
     assert specs["raw"].partitions >= 2
 
 
