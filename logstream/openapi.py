@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from logstream.problems import PROBLEM_JSON
 from logstream.security import PUBLIC_PATHS
@@ -75,13 +76,43 @@ def finish(document: dict[str, Any], *, keys: bool, extra: Callable[[str, dict[s
     return document
 
 
+def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, inside included routers too (FastAPI 0.165 keeps those as `original_router`).
+    Routers here are included without a prefix, so a route's path is its path in the document."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif (included := getattr(route, "original_router", None)) is not None:
+            yield from api_routes(included.routes)
+
+
+def restore_examples(app: FastAPI, document: dict[str, Any]) -> None:
+    """FastAPI drops the null members of response examples (`"nextCursor": null`, a median with no
+    data): each route's examples are put back as written, so they keep the shape of real answers."""
+    for route in api_routes(app.router.routes):
+        if not route.include_in_schema:
+            continue
+        operations = document.get("paths", {}).get(route.path_format, {})
+        for status, response in route.responses.items():
+            for media, content in response.get("content", {}).items():
+                if "example" not in content:
+                    continue
+                for method in route.methods:
+                    documented = (operations.get(method.lower(), {}).get("responses", {}).get(str(status), {})
+                                  .get("content", {}).get(media))
+                    if documented is not None:
+                        documented["example"] = content["example"]
+
+
 def install(app: FastAPI, *, keys: bool) -> None:
     """The app's own /openapi.json, finished."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = finish(generate(), keys=keys)
+            document = generate()
+            restore_examples(app, document)
+            app.openapi_schema = finish(document, keys=keys)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -85,7 +85,8 @@ LIMIT {{limit:UInt64}}
 """
 
 ROLLUP_TABLES = ("actions_per_minute", "actions_per_quarter_hour", "totals_per_day", "totals_all_time",
-                 "sessions_per_day", "property_values_per_day", "navigation_per_day", "user_sessions")
+                 "sessions_per_day", "property_values_per_day", "navigation_per_day", "user_sessions",
+                 "user_activity_per_quarter_hour")
 
 
 @dataclass(frozen=True)

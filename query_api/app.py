@@ -15,7 +15,20 @@ from logstream.clickhouse import MigrationError, connect, migrate, pending_migra
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, query_access
-from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats, topic_schemas
+from query_api import (
+    compat,
+    export,
+    faults,
+    funnels,
+    idempotency,
+    internal,
+    paths,
+    retention,
+    routes,
+    sessions,
+    stats,
+    topic_schemas,
+)
 from query_api.errors import QueryError
 from query_api.metrics import FAMILIES
 from query_api.settings import QuerySettings
@@ -45,6 +58,9 @@ def create_app(settings: QuerySettings) -> FastAPI:
     problems.install(app, QueryError)
     app.include_router(routes.router)
     app.include_router(stats.router)
+    app.include_router(funnels.router)
+    app.include_router(retention.router)
+    app.include_router(paths.router)
     app.include_router(sessions.router)
     app.include_router(export.router)
     app.include_router(compat.router)

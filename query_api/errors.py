@@ -39,3 +39,27 @@ class ClickHouseUnavailableError(QueryError):
 
 class QueryTimeoutError(QueryError):
     status, code, title = 503, "query_timeout", "The query took longer than allowed"
+
+
+class InvalidStepError(QueryError):
+    status, code, title = 400, "invalid_step", "A step is not in the step syntax"
+
+    def __init__(self, parameter: str, text: str, message: str):
+        super().__init__(f"{parameter}: {text[:80]!r}: {message}",
+                         errors=[{"path": parameter, "code": "invalid_step", "message": message}])
+
+
+class TooManyStepsError(QueryError):
+    status, code, title = 400, "too_many_steps", "Too many funnel steps"
+
+
+class WindowOutOfRangeError(QueryError):
+    status, code, title = 400, "window_out_of_range", "The conversion window is out of range"
+
+
+class DepthOutOfRangeError(QueryError):
+    status, code, title = 400, "depth_out_of_range", "The path depth is out of range"
+
+
+class TooManyPeriodsError(QueryError):
+    status, code, title = 400, "too_many_periods", "Too many periods"
