@@ -155,9 +155,10 @@ class Cluster:
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @classmethod
-    def on_ports(cls, workdir: Path, ports: list[tuple[int, int]], **kwargs: object) -> Cluster:
+    def on_ports(cls, workdir: Path, ports: list[tuple[int, int]], host: str = "127.0.0.1",
+                 **kwargs: object) -> Cluster:
         """One node per (client port, controller port), data under workdir/node-N."""
-        nodes = [Node(i, port, controller, workdir / f"node-{i}" / "data")
+        nodes = [Node(i, port, controller, workdir / f"node-{i}" / "data", host)
                  for i, (port, controller) in enumerate(ports, start=1)]
         return cls(workdir, nodes, **kwargs)  # type: ignore[arg-type]
 
@@ -273,6 +274,28 @@ class Cluster:
     def log_tail(self, node_id: int, chars: int = 1500) -> str:
         path = self.log_path(self.node(node_id))
         return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
+
+
+def single_node(bootstrap: str, data_dir: Path, heap_mb: int, timeout: float = 120.0) -> Cluster:
+    """One node serving `bootstrap` (host:port), its config and log under `data_dir` (formatted on
+    first use, kept after). The quorum listens on a free port, chosen anew at each start."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    host = host or "127.0.0.1"
+    cluster = Cluster.on_ports(data_dir.resolve(), [(int(port), free_port(host))], host, heap_mb=heap_mb)
+    cluster.format()
+    cluster.start()
+    try:
+        cluster.wait_ready(timeout=timeout)
+    except ApacheKafkaError:
+        cluster.stop(timeout=10)
+        raise
+    return cluster
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def port_open(host: str, port: int) -> bool:

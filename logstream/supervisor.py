@@ -1,6 +1,7 @@
 """`logstream up` and `logstream broker`: the embedded stack in one foreground command.
 
-Processes: the embedded broker; `logstream query` (owns the chDB directory, serves the read API
+Processes: the broker (Tansu, memory only; or with LOGSTREAM_BROKER=apache a one-node Apache Kafka
+whose log is kept under ./data/kafka); `logstream query` (owns the chDB directory, serves the read API
 and the engine on ClickHouse's HTTP interface); `logstream stream` (the stream worker, writing
 through that interface as it would to a ClickHouse server); `logstream producer` (the front door
 on the one base URL: it serves ingest itself and forwards the read routes to the query process).
@@ -19,9 +20,13 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+from typing import Literal
 
 import httpx
+from pydantic import Field
 
+from embedded import apache_kafka
 from logstream.broker import BrokerError, host_port, port_in_use, start_broker
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
@@ -31,9 +36,20 @@ from producer_api.settings import ProducerSettings
 from query_api.settings import QuerySettings
 
 log = logging.getLogger("logstream.up")
+# How long a broker may take to stop on SIGTERM (Apache Kafka's controlled shutdown flushes its log).
+BROKER_STOP_S = {"tansu": 5.0, "apache": 60.0}
 
 
-class UpSettings(ProducerSettings, QuerySettings):
+class BrokerSettings(KafkaSettings):
+    """Which broker `logstream up` and `logstream broker` run: the embedded Tansu (memory only), or
+    Apache Kafka from infra/kafka/apache (durable: its log under kafka_data_dir; needs Java 17)."""
+
+    broker: Literal["tansu", "apache"] = "tansu"
+    kafka_data_dir: Path = Path("data/kafka")
+    kafka_heap_mb: int = Field(512, ge=128, le=16_384)
+
+
+class UpSettings(ProducerSettings, QuerySettings, BrokerSettings):
     embedded_broker: bool = True
     # The stream worker in a process of its own (false: inside the query process, which owns chDB).
     up_stream_process: bool = True
@@ -51,11 +67,23 @@ def _stop_event() -> threading.Event:
     return stopping
 
 
-def _broker(settings: KafkaSettings) -> subprocess.Popen[bytes]:
+def _apache_kafka(settings: BrokerSettings) -> subprocess.Popen[bytes]:
+    if (problem := apache_kafka.missing()) is not None:
+        raise BrokerError(f"LOGSTREAM_BROKER=apache: {problem}")
+    try:
+        node = apache_kafka.single_node(settings.kafka_bootstrap_servers, settings.kafka_data_dir,
+                                        settings.kafka_heap_mb)
+    except apache_kafka.ApacheKafkaError as exc:
+        raise BrokerError(str(exc)) from exc
+    return node.processes[1]
+
+
+def _broker(settings: BrokerSettings) -> subprocess.Popen[bytes]:
     host, port = host_port(settings.kafka_bootstrap_servers)
     if port_in_use(host, port):
         raise BrokerError(f"port {port} is taken: stop what uses it or set LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS")
-    process = start_broker(settings.kafka_bootstrap_servers)
+    apache = settings.broker == "apache"
+    process = _apache_kafka(settings) if apache else start_broker(settings.kafka_bootstrap_servers)
     for attempt in range(50):
         try:
             ensure_topics(settings, timeout=5.0)
@@ -65,11 +93,15 @@ def _broker(settings: KafkaSettings) -> subprocess.Popen[bytes]:
                 process.kill()
                 raise
             time.sleep(0.1)
-    log.info("embedded broker (memory storage) on %s", settings.kafka_bootstrap_servers)
+    if apache:
+        log.info("Apache Kafka %s (one KRaft node, log in %s) on %s", apache_kafka.pinned_version(),
+                 settings.kafka_data_dir, settings.kafka_bootstrap_servers)
+    else:
+        log.info("embedded broker (memory storage) on %s", settings.kafka_bootstrap_servers)
     return process
 
 
-def run_broker(settings: KafkaSettings) -> int:
+def run_broker(settings: BrokerSettings) -> int:
     stopping = _stop_event()
     try:
         broker = _broker(settings)
@@ -78,7 +110,7 @@ def run_broker(settings: KafkaSettings) -> int:
         return 1
     while not stopping.is_set() and broker.poll() is None:
         stopping.wait(0.2)
-    return stop(broker, 5.0)
+    return stop(broker, BROKER_STOP_S[settings.broker])
 
 
 def _spawn(args: list[str], extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -122,7 +154,7 @@ def run_up(settings: UpSettings) -> int:
 
     try:
         if settings.embedded_broker:
-            children.append(("broker", _broker(settings), 5.0))
+            children.append(("broker", _broker(settings), BROKER_STOP_S[settings.broker]))
         query_url = f"http://{settings.query_host}:{settings.query_port}"
         # the internal port's /internal/ routes answer the producer alone; /clickhouse/, the stream worker
         key = settings.internal_key.get_secret_value() if settings.internal_key else secrets.token_urlsafe(32)
