@@ -91,9 +91,11 @@ class Service:
 def produce_raw(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                          "linger.ms": 5, "message.max.bytes": 4_000_000})
+    failures: list[Any] = []
     for key, value in records:
-        producer.produce(topic, value, key)
+        producer.produce(topic, value, key, on_delivery=lambda error, _m: error and failures.append(error))
     assert producer.flush(30) == 0
+    assert not failures, f"{len(failures)} records refused: {failures[0]}"
 
 
 def consume_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0) -> list[Any]:
