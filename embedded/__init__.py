@@ -1,3 +1,2 @@
-"""The composition layer: what `logstream up` runs on one machine (brokers, supervised processes).
-
-May import the core package `logstream`; nothing in `logstream` imports it."""
+"""The embedded default, composed above the services: the supervisor behind `logstream up`, the
+broker process, child-process handling, and the process that owns the chDB directory."""
