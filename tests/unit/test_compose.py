@@ -9,7 +9,9 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from logstream.settings import ENV_PREFIX, ClickHouseSettings
+from embedded.apache_kafka import Node, node_properties, pinned_version
+from logstream.kafka import fit_to_cluster, load_topic_specs
+from logstream.settings import ENV_PREFIX, ClickHouseSettings, KafkaSettings
 from producer_api.settings import ProducerSettings
 from query_api.settings import QuerySettings
 from stream.settings import StreamSettings
@@ -90,3 +92,25 @@ def test_keys_are_on_and_must_be_given() -> None:
         for name in ("LOGSTREAM_WRITE_KEYS", "LOGSTREAM_READ_KEYS", "LOGSTREAM_INTERNAL_KEY"):
             assert env(service)[name] == f"${{{name}:?" + env(service)[name].split(":?", 1)[1], (service, name)
     assert "LOGSTREAM_WRITE_KEYS" not in env("stream")  # the stream serves no API
+
+
+def test_the_kafka_image_is_the_version_the_tests_run() -> None:
+    image, _, tag = SERVICES["kafka"]["image"].partition(":")
+    assert (image, tag) == ("apache/kafka", pinned_version())
+
+
+def test_kafka_is_configured_as_the_tests_configure_their_nodes() -> None:
+    """Each KAFKA_* variable of the image is a server property; those the tests' nodes also set agree
+    (listeners and paths aside), and the topics' replication fits the compose file's one broker."""
+    kafka = {k.removeprefix("KAFKA_").lower().replace("_", "."): str(v)
+             for k, v in SERVICES["kafka"]["environment"].items()}
+    brokers = sum(1 for name in SERVICES if name.startswith("kafka"))
+    ours = node_properties(Node(1, 9092, 9093, Path("/var/lib/kafka/data")), [Node(1, 9092, 9093, Path("/"))])
+    for name in ("process.roles", "controller.listener.names", "offsets.topic.replication.factor",
+                 "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                 "auto.create.topics.enable"):
+        assert kafka[name] == ours[name], name
+    for spec in load_topic_specs(KafkaSettings().topics_spec):
+        fitted = fit_to_cluster(spec, brokers)
+        assert fitted.replication_factor == min(3, brokers)
+        assert int(fitted.config["min.insync.replicas"]) <= fitted.replication_factor
