@@ -1,4 +1,5 @@
-# The two set-up commands: `make run` (the embedded stack in the foreground) and `make test`.
+# The set-up commands: `make run` (the embedded stack in the foreground), `make test` (needs only
+# Python: the embedded broker) and `make test-kafka` (needs Java 17 and Maven: the Apache Kafka tier).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP  := $(VENV)/.installed
 KAFKA_POM := infra/kafka/apache/pom.xml
 KAFKA_JARS := infra/kafka/apache/lib/.copied
 
-.PHONY: run test lint clean kafka-jars
+.PHONY: run test test-kafka lint clean kafka-jars
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not kafka"
+
+# Three Apache Kafka nodes from Maven Central's jars: the pipeline's e2e tests again, and the faults
+# only a real cluster has (tests marked kafka).
+test-kafka: $(STAMP) $(KAFKA_JARS)
+	$(BIN)/pytest -m kafka
 
 # Apache Kafka's jars from Maven Central (needs Java 17+ and Maven); Maven caches the downloads.
 $(KAFKA_JARS): $(KAFKA_POM)

@@ -23,4 +23,7 @@ def test_the_two_commands() -> None:
     assert "make run" in README and "make test" in README
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^run: .*\n\t\$\(BIN\)/logstream up$", makefile, re.M)
-    assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+    assert "make test-kafka" in README
+    assert re.search(r"^test-kafka: .*\n\t\$\(BIN\)/pytest -m kafka$", makefile, re.M)
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make ")]
+    assert ci == ["make test", "make test-kafka"]
