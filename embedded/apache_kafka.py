@@ -257,16 +257,19 @@ class Cluster:
         process.wait(timeout=30)
 
     def stop(self, node_id: int | None = None, timeout: float = 60.0) -> None:
-        """SIGTERM (a controlled shutdown: leadership moves first), SIGKILL after `timeout`."""
-        for nid in [node_id] if node_id else list(self.processes):
-            process = self.processes[nid]
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        """SIGTERM (a controlled shutdown: leadership moves first), SIGKILL after `timeout`. Every node
+        at once when none is named: one by one, the last ones would wait for a quorum already gone."""
+        stopping = [p for nid in ([node_id] if node_id else list(self.processes))
+                    if (p := self.processes[nid]).poll() is None]
+        for process in stopping:
+            process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in stopping:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def pid(self, node_id: int) -> int:
         return self.processes[node_id].pid
