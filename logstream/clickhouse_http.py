@@ -9,7 +9,8 @@ statement runs on the owner's chDB, unchanged.
 
 Served: `GET /ping`; `GET|POST /` with the statement in `query`, the body, or both (the body
 follows the parameter after a newline, as on a server); `INSERT ... FORMAT <fmt>` followed by
-its data; `param_<name>` query parameters; any other URL parameter as a setting for that statement;
+its data; `param_<name>` query parameters, or a form of `query` and `param_<name>` fields (which
+clickhouse-connect sends when the parameters are large); any other URL parameter as a setting for that statement;
 HTTP Basic or X-ClickHouse-User/-Key credentials. Errors answer as a server does: the engine's
 "Code: N. DB::Exception: ..." text with X-ClickHouse-Exception-Code. Not served: sessions,
 compressed responses (a client asking for them gets plain bytes), external data.
@@ -41,6 +42,7 @@ from starlette.routing import Route
 log = logging.getLogger(__name__)
 
 # URL parameters of the HTTP interface that are not settings of the statement.
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 TRANSPORT_PARAMETERS = frozenset({
     "query", "database", "default_format", "query_id", "session_id", "session_timeout", "session_check",
     "compress", "decompress", "enable_http_compression", "wait_end_of_query", "send_progress_in_http_headers",
@@ -197,7 +199,13 @@ def create_app(path: str, password: str, *, connections: int = 4) -> Starlette:
         settings = {k: v for k, v in params.items() if k not in TRANSPORT_PARAMETERS and not k.startswith("param_")}
         bind = {k.removeprefix("param_"): v for k, v in params.items() if k.startswith("param_")}
         fmt = params.get("default_format", "TabSeparated")
-        statement = await read_statement(request)
+        if request.headers.get("content-type", "").startswith(FORM_TYPES):
+            # clickhouse-connect sends a statement with large parameters as a form, as ClickHouse takes it
+            form = await request.form()
+            statement: bytes | InlineInsert = str(form.get("query", "")).encode()
+            bind |= {k.removeprefix("param_"): str(v) for k, v in form.items() if k.startswith("param_")}
+        else:
+            statement = await read_statement(request)
         sql, data_file = statement, None
         try:
             if isinstance(statement, InlineInsert):

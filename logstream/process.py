@@ -11,9 +11,11 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    # Linux: the kernel sends SIGTERM to the child when its parent dies, even by SIGKILL.
+    # Linux: the kernel signals the child when its parent dies, even by SIGKILL. SIGKILL, not SIGTERM:
+    # a stream worker treats SIGTERM as "drain first", and with its parent gone nobody would wait for
+    # that drain or stop the broker after it; a worker stuck retrying would outlive the stack.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def child_popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:

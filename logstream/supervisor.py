@@ -27,6 +27,7 @@ import httpx
 from pydantic import Field
 
 from embedded import apache_kafka
+from logstream import spool
 from logstream.broker import BrokerError, host_port, port_in_use, start_broker
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
@@ -51,6 +52,8 @@ class BrokerSettings(KafkaSettings):
 
 class UpSettings(ProducerSettings, QuerySettings, BrokerSettings):
     embedded_broker: bool = True
+    # Where a stop saves what the memory-only broker holds undrained, for the next start (logstream.spool).
+    spool_dir: Path = Path("data") / "spool"
     # The stream worker in a process of its own (false: inside the query process, which owns chDB).
     up_stream_process: bool = True
 
@@ -155,6 +158,9 @@ def run_up(settings: UpSettings) -> int:
     try:
         if settings.embedded_broker:
             children.append(("broker", _broker(settings), BROKER_STOP_S[settings.broker]))
+            # (a spool left by the memory-only broker is published again into either broker)
+            if republished := spool.republish(settings, settings.spool_dir):
+                log.warning("published again %d records the last stop left undrained", republished)
         query_url = f"http://{settings.query_host}:{settings.query_port}"
         # the internal port's /internal/ routes answer the producer alone; /clickhouse/, the stream worker
         key = settings.internal_key.get_secret_value() if settings.internal_key else secrets.token_urlsafe(32)
@@ -172,7 +178,8 @@ def run_up(settings: UpSettings) -> int:
             start("query+stream", ["query", "--with-stream"], {**drain, **internal}, f"{query_url}/readyz",
                   stream_timeout)
         base = f"http://{settings.host}:{settings.port}"
-        start("producer", ["producer"], {**upstreams, **internal}, f"{base}/healthz", 15.0)
+        broker = {"LOGSTREAM_BROKER_PID": str(children[0][1].pid)} if settings.embedded_broker else {}
+        start("producer", ["producer"], {**upstreams, **internal, **broker}, f"{base}/healthz", 15.0)
         log.info("logstream is up: %s (API docs at %s/docs). Ctrl-C stops it.", base, base)
         while not stopping.is_set():
             for name, process, _ in children:
@@ -188,7 +195,25 @@ def run_up(settings: UpSettings) -> int:
         code = 1
     finally:
         for name, process, timeout in reversed(children):
+            if name == "broker" and settings.broker == "tansu" and process.poll() is None:  # apache: durable
+                code = _spool_undrained(settings) or code
             log.info("stopping %s", name)
             stop(process, timeout)
         log.info("stopped")
     return code
+
+
+def _spool_undrained(settings: UpSettings) -> int:
+    """Before the memory-only broker stops: save what the stream did not store; 1 if anything was left."""
+    try:
+        count, path = spool.save(settings, settings.stream_group, settings.spool_dir)
+    except Exception:
+        log.exception("COULD NOT SAVE what the embedded broker holds undrained: those accepted logs are LOST")
+        return 1
+    if count:
+        log.error("%d accepted records were NOT stored before the stop (the stream worker did not drain them: "
+                  "its drain timed out, or it died). The embedded broker keeps records in memory only, so they "
+                  "were saved to %s; the next `logstream up` in this directory publishes them again. Keep that "
+                  "file until then.", count, path.resolve() if path else None)
+        return 1
+    return 0

@@ -29,6 +29,10 @@ class BrokerUnavailableError(IngestError):
     status, code, title = 503, "broker_unavailable", "The log broker did not acknowledge the logs"
 
 
+class BrokerMemoryFullError(IngestError):
+    status, code, title = 503, "broker_memory_full", "The embedded broker's memory is full"
+
+
 class QueueFullError(IngestError):
     status, code, title = 503, "queue_full", "The producer's queue is full"
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logstream.kafka import producer_config
+from producer_api.broker_memory import BrokerMemory
 from producer_api.errors import BrokerUnavailableError, QueueFullError
 from producer_api.settings import ProducerSettings
 
@@ -57,6 +58,7 @@ class Publisher:
             # room for the record framing around LOGSTREAM_MAX_RECORD_BYTES (checked before publishing)
             "message.max.bytes": max(1_000_000, settings.max_record_bytes + 4096),
         })
+        self._broker_memory = BrokerMemory(settings.broker_pid, settings.broker_max_rss_mb)
         self._in_flight = 0
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
@@ -77,6 +79,7 @@ class Publisher:
     async def publish(self, records: Sequence[tuple[bytes, bytes]],
                       headers: list[tuple[str, bytes]] | None = None) -> None:
         """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise."""
+        self._broker_memory.check()
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
         loop = asyncio.get_running_loop()

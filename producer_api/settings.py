@@ -24,6 +24,10 @@ class ProducerSettings(KafkaSettings, ContractSettings, KeySettings):
     query_url: str | None = None
     stream_url: str | None = None
     retry_after_s: int = Field(1, ge=1)
+    # The embedded broker's process (set by `logstream up`) and the resident memory it may reach before
+    # ingest is refused (503 broker_memory_full): it keeps every record in memory, forever.
+    broker_pid: int | None = None
+    broker_max_rss_mb: int = Field(2048, ge=16)
     # Read-your-writes (compatibility routes, POST /v1/logs?wait=visible): how long a write waits,
     # after the broker's acks, for its actions to be queryable before it answers 504.
     visible_timeout_s: float = Field(5.0, gt=0, le=60)

@@ -14,12 +14,13 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from logstream.contract import Problem
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch as batches
-from stream.dlq import DeadLetters
+from stream.dlq import DeadLetter, DeadLetters
 from stream.retry import until_done
 from stream.settings import StreamSettings
-from stream.sink import ClickHouseSink
+from stream.sink import ClickHouseSink, Refusal
 from stream.split import Source
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class BatchProcessor:
     async def process(self, events: Sequence[EventT]) -> None:
         self.in_flight = True
         try:
-            await until_done(lambda: self._process_once(events), what="batch", max_backoff_s=self._max_backoff_s)
+            await until_done(lambda: self._process_once(events), what="batch", max_backoff_s=self._max_backoff_s,
+                             on_failure=lambda _: self.sink.recheck_stored())
         except asyncio.CancelledError:
             withhold_acks(events)
             raise
@@ -57,16 +59,31 @@ class BatchProcessor:
 
     async def _process_once(self, events: Sequence[EventT]) -> None:
         batch = batches.build(
-            ((e.message.key, e.message.value,
-              Source(e.message.topic, e.message.partition, e.message.offset, int(e.message.timestamp * 1000)))
-             for e in events),
+            ((e.message.key, e.message.value, source_of(e.message)) for e in events),
             republished=frozenset((e.message.partition, e.message.offset) for e in events if is_republished(e)),
             max_record_bytes=self._max_record_bytes, max_future=self._max_future,
         )
         if batch.dead:
             await self.dead_letters.send(batch.dead)
         if len(batch.rows):
-            await self.sink.write(batch.rows, batch.recheck_events)
+            refusals = await self.sink.write(batch.rows, batch.recheck_events)
+            if refusals:
+                await self.dead_letters.send(unstorable_letters(refusals, events))
+
+
+def unstorable_letters(refusals: Sequence[Refusal], events: Sequence[EventT]) -> list[DeadLetter]:
+    """The records the engine refused, as received, for the dead-letter topic."""
+    by_position = {(e.message.partition, e.message.offset): e.message for e in events}
+    letters = []
+    for refusal in refusals:
+        message = by_position[(refusal.source.partition, refusal.source.offset)]
+        problem = Problem("", "unstorable", f"ClickHouse refused the record's rows: {refusal.message}")
+        letters.append(DeadLetter("unstorable", [problem], source_of(message), message.key, message.value))
+    return letters
+
+
+def source_of(message: Any) -> Source:
+    return Source(message.topic, message.partition, message.offset, int(message.timestamp * 1000))
 
 
 def is_republished(event: EventT) -> bool:
@@ -130,7 +147,7 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> fau
 
     @app.on_partitions_assigned.connect
     async def on_assigned(_app: Any, assigned: Any = None, **_: Any) -> None:
-        processor.sink.on_partitions_assigned()
+        processor.sink.recheck_stored()
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned or ()))
 
     return app

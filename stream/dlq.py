@@ -27,7 +27,7 @@ MAX_LETTER_BYTES = 512 * 1024
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    reason: str  # unparseable | schema_violation | too_large
+    reason: str  # unparseable | schema_violation | too_large | unstorable
     problems: list[Problem]
     source: Source
     key: bytes | None

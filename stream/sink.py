@@ -1,23 +1,32 @@
-"""The ClickHouse sink: one columnar insert per batch, retried until it succeeds, idempotent.
+"""The ClickHouse sink: one columnar insert per batch, idempotent, never stopped by one record.
 
-Exactly once without FINAL or merges: after a partition is (re)assigned, the records Kafka
-re-delivers (the uncommitted tail of a crashed or rebalanced worker) may already be in the
-table. Until a check finds nothing at or past a batch's first offset, each batch's action ids
+Exactly once without FINAL or merges: after a partition is (re)assigned, or after a failed insert,
+the records Kafka re-delivers (or that a failed attempt may have half-written) may already be in
+the table. Until a check finds nothing at or past a batch's first offset, each batch's action ids
 are compared with those already stored for its offsets, and only the missing rows are inserted.
 Action ids are deterministic, so the comparison is exact even for a half-written batch.
+
+Failures are told apart (`refuses_rows`). A transient one (the engine unreachable, a timeout, too
+many parts) is retried with backoff, and the batch is not acked meanwhile. A refusal of particular
+values is not retried: the batch is split at record boundaries until each refusing record is alone;
+those come back as `Refusal`s for the dead-letter topic (`unstorable`), the rest is stored once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import struct
 import time
 import uuid
+from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
 from stream.retry import until_done
-from stream.split import COLUMNS, Columns
+from stream.split import COLUMNS, Columns, Source
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,46 @@ SELECT action_id FROM actions
 WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32} AND kafka_offset >= {offset:UInt64}
 """
 
+# The engine's codes for a value it cannot take (parsing, type, range); the same rows fail again
+# on every attempt. Any other engine error may pass (memory, parts, network): it is retried.
+VALUE_REFUSED_CODES = frozenset({
+    6,  # CANNOT_PARSE_TEXT
+    26,  # CANNOT_PARSE_QUOTED_STRING
+    27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    38,  # CANNOT_PARSE_DATE
+    41,  # CANNOT_PARSE_DATETIME
+    53,  # TYPE_MISMATCH
+    69,  # ARGUMENT_OUT_OF_BOUND
+    70,  # CANNOT_CONVERT_TYPE
+    72,  # CANNOT_PARSE_NUMBER
+    117,  # INCORRECT_DATA
+    131,  # TOO_LARGE_STRING_SIZE
+    321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    376,  # CANNOT_PARSE_UUID
+    407,  # DECIMAL_OVERFLOW
+})
+ENGINE_CODE = re.compile(r"Code: (\d+)\.")
+
+
+def refuses_rows(exc: BaseException) -> bool:
+    """True for a refusal of particular values, which no retry can pass: raised by the driver while
+    encoding a column (a number out of its type's range, a string that is not UTF-8) or by the
+    engine with one of VALUE_REFUSED_CODES."""
+    if isinstance(exc, OverflowError | UnicodeError | struct.error | DataError):
+        return True
+    if isinstance(exc, DatabaseError):
+        code = ENGINE_CODE.search(str(exc))
+        return code is not None and int(code.group(1)) in VALUE_REFUSED_CODES
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A record whose rows the engine refused, with the engine's (or driver's) message."""
+
+    source: Source
+    message: str
+
 
 class ClickHouseSink:
     def __init__(self, client: Client, *, max_backoff_s: float):
@@ -35,22 +84,26 @@ class ClickHouseSink:
         self._verified: set[tuple[str, int]] = set()
         self.rows_written = 0
         self.duplicates_skipped = 0
+        self.refused_records = 0
         self.last_error: str | None = None
 
-    def on_partitions_assigned(self) -> None:
-        """Any partition may now start at an offset whose rows are already stored."""
+    def recheck_stored(self) -> None:
+        """Any partition may now start at an offset whose rows are already stored (after a
+        (re)assignment, or an attempt that failed part of the way)."""
         self._verified.clear()
 
-    async def write(self, columns: Columns, recheck_events: set[int] | None = None) -> None:
-        await until_done(lambda: asyncio.to_thread(self.write_now, columns, recheck_events or set()),
-                         what="clickhouse insert",
-                         max_backoff_s=self._max_backoff_s, on_failure=self._record_failure)
+    async def write(self, columns: Columns, recheck_events: set[int] | None = None) -> list[Refusal]:
+        """Store the batch; retried until the engine answers. Returns the records it refused."""
+        refusals = await until_done(lambda: asyncio.to_thread(self.write_now, columns, recheck_events or set()),
+                                    what="clickhouse insert",
+                                    max_backoff_s=self._max_backoff_s, on_failure=self._record_failure)
         self.last_error = None
+        return refusals
 
     def _record_failure(self, exc: BaseException) -> None:
         self.last_error = f"{exc.__class__.__name__}: {exc}"[:300]
 
-    def write_now(self, columns: Columns, recheck_events: set[int] | frozenset[int] = frozenset()) -> None:
+    def write_now(self, columns: Columns, recheck_events: set[int] | frozenset[int] = frozenset()) -> list[Refusal]:
         """One attempt, in the caller's thread: `write` retries it; tests and tools call it directly."""
         started = time.perf_counter()
         first_offsets = columns.first_offsets()  # one pass over the batch, for the dedup and the log line
@@ -59,12 +112,39 @@ class ClickHouseSink:
             before = len(columns)
             columns = columns.without(stored)
             self.duplicates_skipped += before - len(columns)
-        if len(columns):
-            self._client.insert("actions", columns.data, column_names=COLUMNS, column_oriented=True)
-        self.rows_written += len(columns)
+        written_before = self.rows_written
+        refusals = self._insert(columns) if len(columns) else []
         first = " ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(first_offsets.items()))
-        log.info("sink wrote rows=%d skipped=%d elapsed_ms=%.1f from=%s", len(columns), len(stored),
+        log.info("sink wrote rows=%d skipped=%d refused_records=%d elapsed_ms=%.1f from=%s",
+                 self.rows_written - written_before, len(stored), len(refusals),
                  (time.perf_counter() - started) * 1000, first)
+        return refusals
+
+    def _insert(self, columns: Columns) -> list[Refusal]:
+        try:
+            self._client.insert("actions", columns.data, column_names=COLUMNS, column_oriented=True)
+        except Exception as exc:
+            self.recheck_stored()  # a failed insert may have stored part of what it was given
+            if not refuses_rows(exc):
+                raise
+            return self._isolate(columns, f"{exc.__class__.__name__}: {exc}"[:2000])
+        self.rows_written += len(columns)
+        return []
+
+    def _isolate(self, columns: Columns, message: str) -> list[Refusal]:
+        """Split a refused batch at record boundaries until each refusing record is alone."""
+        halves = columns.halves()
+        if halves is None:
+            topic, partition, offset = columns.data[9][0], columns.data[10][0], columns.data[11][0]
+            log.error("sink refused record %s/%d@%d: %s", topic, partition, offset, message)
+            self.refused_records += 1
+            return [Refusal(Source(topic, partition, offset), message)]
+        refusals: list[Refusal] = []
+        for half in halves:
+            half = half.without(self._stored_action_ids(half.first_offsets()))
+            if len(half):
+                refusals += self._insert(half)
+        return refusals
 
     def _stored_for_events(self, event_ids: set[int] | frozenset[int]) -> set[int]:
         if not event_ids:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from logstream.contract import LogRecord, epoch_millis, offset_text
+from logstream.contract import EARLIEST_TIME, LATEST_TIME, LogRecord, epoch_millis, offset_text
 from logstream.fastpath import canonical_uuid, log_actions, sent_time, uuid5_ints
 
 # Fixed forever: action and derived event ids must be the same on every replay.
@@ -31,9 +31,14 @@ class Source:
     timestamp_ms: int | None = None
 
 
+EARLIEST_MS, LATEST_MS = epoch_millis(EARLIEST_TIME), epoch_millis(LATEST_TIME)
+
+
 def reference_ms(source: Source) -> int | None:
-    """A record without receivedAt (another producer's) is dated by its Kafka timestamp, if it has one."""
-    return source.timestamp_ms if source.timestamp_ms is not None and source.timestamp_ms > 0 else None
+    """A record without receivedAt (another producer's) is dated by its Kafka timestamp, if it has
+    one the contract would accept as a time (any producer may set any timestamp)."""
+    stamp = source.timestamp_ms
+    return stamp if stamp is not None and EARLIEST_MS <= stamp < LATEST_MS else None
 
 
 def event_id_of(record: LogRecord, source: Source) -> uuid.UUID:
@@ -88,7 +93,7 @@ class Columns:
             properties = [orjson.dumps(action[3]).decode() for action in actions]
         except orjson.JSONEncodeError:
             return False
-        received_ms = received_sent[0] if received_sent else source.timestamp_ms or 0
+        received_ms = received_sent[0] if received_sent else reference_ms(source) or 0
         self._append(uuid5_ints(_NAMESPACE, f"{event}/", len(actions)), event_int, document["userId"],
                      document["sessionId"], [(a[0], a[1], a[2]) for a in actions], properties, received_ms, source)
         return True
@@ -98,7 +103,7 @@ class Columns:
         orjson.JSONEncodeError, before appending anything, for a value that cannot be stored."""
         properties = [orjson.dumps(action.properties.model_dump()).decode() for action in record.actions]
         event_id = event_id_of(record, source)
-        received_ms = epoch_millis(record.receivedAt) if record.receivedAt else source.timestamp_ms or 0
+        received_ms = epoch_millis(record.receivedAt) if record.receivedAt else reference_ms(source) or 0
         actions = [(a.type.value, epoch_millis(a.time), offset_text(a.time)) for a in record.actions]
         self._append([action_id_of(event_id, i).int for i in range(len(actions))], event_id.int, record.userId,
                      record.sessionId, actions, properties, received_ms, source)
@@ -126,6 +131,22 @@ class Columns:
         kept = Columns()
         kept.data = [[column[i] for i in keep] for column in self.data]
         return kept
+
+    def halves(self) -> tuple[Columns, Columns] | None:
+        """The batch cut in two at the record boundary nearest its middle (a record's rows are
+        contiguous); None when it holds one record."""
+        partitions, offsets = self.data[10], self.data[11]
+        starts = [i for i in range(1, len(self))
+                  if offsets[i] != offsets[i - 1] or partitions[i] != partitions[i - 1]]
+        if not starts:
+            return None
+        cut = starts[len(starts) // 2]
+        return self._rows(slice(0, cut)), self._rows(slice(cut, None))
+
+    def _rows(self, rows: slice) -> Columns:
+        part = Columns()
+        part.data = [column[rows] for column in self.data]
+        return part
 
     def first_offsets(self) -> dict[tuple[str, int], int]:
         """The lowest offset of each topic-partition in the batch."""

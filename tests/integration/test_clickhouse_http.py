@@ -143,3 +143,17 @@ def test_a_refused_setting_leaves_every_connection_usable(adapter_url: str) -> N
 def test_only_an_insert_reports_written_rows(adapter_url: str) -> None:
     answer = httpx.post(adapter_url, auth=("default", KEY), content=b"SELECT number FROM numbers(5)")
     assert '"written_rows":"0"' in answer.headers["x-clickhouse-summary"]
+
+
+def test_array_parameters_are_bound_by_the_engine(client: Client) -> None:
+    ids = [uuid.uuid4() for _ in range(3)]
+    assert client.query("SELECT length({ids:Array(UUID)}), has({ids:Array(UUID)}, {one:UUID})",
+                        parameters={"ids": [str(i) for i in ids], "one": str(ids[1])}).result_rows == [(3, 1)]
+
+
+def test_the_sink_rechecks_republished_events_through_it(client: Client) -> None:
+    rows = rows_of(300, offset=5_000)
+    ClickHouseSink(client, max_backoff_s=1).write_now(rows)
+    again = ClickHouseSink(client, max_backoff_s=1)
+    again.write_now(rows, recheck_events=set(rows.data[1]))
+    assert again.duplicates_skipped == 900 and again.rows_written == 0

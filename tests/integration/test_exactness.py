@@ -130,10 +130,10 @@ def deliver(settings: QuerySettings, logs: list[bytes], rng: random.Random) -> N
         if number == 3:  # a crash mid-insert: half the batch stored, then the whole batch again
             half = batch.build(records_of_batch[: len(records_of_batch) // 2]).rows
             ClickHouseSink(client, max_backoff_s=1).write_now(half)
-            sink.on_partitions_assigned()
+            sink.recheck_stored()
         sink.write_now(rows)
         if rng.random() < 0.3:  # a rebalance re-delivers the uncommitted tail
-            sink.on_partitions_assigned()
+            sink.recheck_stored()
             sink.write_now(rows)
     assert sink.duplicates_skipped > 0
 
