@@ -19,6 +19,7 @@ from stream.settings import StreamSettings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+CLUSTER = yaml.safe_load((ROOT / "docker-compose.cluster.yml").read_text())
 SETTINGS: dict[str, type[BaseSettings]] = {"producer": ProducerSettings, "stream": StreamSettings,
                                            "query": QuerySettings, "migrate": ClickHouseSettings}
 
@@ -114,3 +115,36 @@ def test_kafka_is_configured_as_the_tests_configure_their_nodes() -> None:
         fitted = fit_to_cluster(spec, brokers)
         assert fitted.replication_factor == min(3, brokers)
         assert int(fitted.config["min.insync.replicas"]) <= fitted.replication_factor
+
+
+def overlaid(base: dict, override: dict) -> dict:
+    """Compose's merge of an override file: mappings merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = overlaid(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
+            else value
+    return merged
+
+
+def test_the_three_broker_file_replicates_as_the_tests_do() -> None:
+    services = overlaid(COMPOSE, CLUSTER)["services"]
+    brokers = {name: {k: str(v) for k, v in s["environment"].items()} for name, s in services.items()
+               if name.startswith("kafka")}
+    assert sorted(brokers) == ["kafka", "kafka-2", "kafka-3"]
+    assert {services[name]["image"] for name in brokers} == {f"apache/kafka:{pinned_version()}"}
+    nodes = [Node(int(env["KAFKA_NODE_ID"]), 9092, 9093, Path("/"), name) for name, env in brokers.items()]
+    advertised = []
+    for node, env in zip(nodes, brokers.values(), strict=True):
+        ours = node_properties(node, nodes)
+        kafka = {k.removeprefix("KAFKA_").lower().replace("_", "."): v for k, v in env.items()}
+        for name in ("process.roles", "controller.quorum.voters", "offsets.topic.replication.factor",
+                     "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                     "auto.create.topics.enable", "advertised.listeners"):
+            assert kafka[name] == ours[name], (node.host, name)
+        advertised.append(kafka["advertised.listeners"].split("//", 1)[1])
+    for service in ("producer", "stream", "query"):
+        assert services[service]["environment"]["LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS"] == ",".join(advertised)
+    for spec in load_topic_specs(KafkaSettings().topics_spec):
+        fitted = fit_to_cluster(spec, len(brokers))
+        assert (fitted.replication_factor, fitted.config["min.insync.replicas"]) == (3, "2")
+    assert set(CLUSTER["volumes"]) == {"kafka-2-data", "kafka-3-data"}
