@@ -9,12 +9,13 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from embedded.apache_kafka import Cluster
@@ -26,6 +27,7 @@ from tests.fixtures import example
 from tests.support import Service, all_actions, free_port, produce_raw, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
+T = TypeVar("T")
 
 # Half what the pipeline sustains (9,000 logs/s in 100-log requests, BENCHMARKS.md).
 HALF_SUSTAINED_REQUESTS_PER_S = 45
@@ -50,7 +52,24 @@ def partitions_of(cluster: Cluster, topic: str) -> dict[int, tuple[int, list[int
     return {p.id: (p.leader, list(p.replicas), list(p.isrs)) for p in metadata.partitions.values()}
 
 
+def retrying(read: Callable[[], T], timeout: float = 60.0) -> T:
+    """`read()`, again while Kafka answers a retriable error: right after a restart a leader answers
+    ListOffsets with OFFSET_NOT_AVAILABLE until its followers have caught its high watermark up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return read()
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def group_lag(cluster: Cluster, group: str, topic: str) -> int:
+    return retrying(lambda: _group_lag(cluster, group, topic))
+
+
+def _group_lag(cluster: Cluster, group: str, topic: str) -> int:
     """Records of `topic` not yet committed by `group`: high watermark (ListOffsets latest) - committed."""
     consumer = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group, "enable.auto.commit": False,
                          "log_level": 0})
@@ -66,6 +85,10 @@ def group_lag(cluster: Cluster, group: str, topic: str) -> int:
 
 
 def topic_size(cluster: Cluster, topic: str) -> int:
+    return retrying(lambda: _topic_size(cluster, topic))
+
+
+def _topic_size(cluster: Cluster, topic: str) -> int:
     consumer = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": "size", "log_level": 0})
     try:
         return sum(high - low for low, high in (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
