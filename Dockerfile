@@ -1,4 +1,5 @@
 # One image for the three services: `logstream producer | stream | query | migrate`.
+# The benchmarks (bench/) stay out of it, as the tests do (.dockerignore).
 FROM python:3.11-slim
 
 WORKDIR /app
@@ -7,6 +8,8 @@ COPY logstream ./logstream
 COPY producer_api ./producer_api
 COPY stream ./stream
 COPY query_api ./query_api
+COPY embedded ./embedded
+COPY cli ./cli
 COPY infra ./infra
 RUN pip install --no-cache-dir .
 

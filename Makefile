@@ -21,6 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not kafka"
 
 # Three Apache Kafka nodes from Maven Central's jars: the pipeline's e2e tests again, and the faults
@@ -37,4 +38,4 @@ $(KAFKA_JARS): $(KAFKA_POM)
 kafka-jars: $(KAFKA_JARS)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .hypothesis .import_linter_cache

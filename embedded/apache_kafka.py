@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logstream.process import child_popen
+from embedded.process import child_popen
 from logstream.settings import REPO_ROOT
 
 KAFKA_DIR = REPO_ROOT / "infra" / "kafka" / "apache"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from logstream.settings import KafkaSettings
@@ -38,17 +39,6 @@ def producer_config(settings: KafkaSettings) -> dict[str, str | int | bool]:
     """Durable publishing: every in-sync replica acks, and retries cannot duplicate or reorder."""
     return {"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all", "enable.idempotence": True,
             "log.connection.close": False}
-
-
-def consumer_config(settings: KafkaSettings, group: str) -> dict[str, str | int | bool]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "group.id": group,
-        "session.timeout.ms": settings.kafka_session_timeout_ms,
-        # earliest: the embedded broker answers ListOffsets(latest) wrongly (EMBEDDED.md)
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    }
 
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
@@ -104,3 +94,13 @@ def broker_reachable(settings: KafkaSettings, timeout: float = 2.0) -> bool:
     except KafkaException:
         return False
     return True
+
+
+def topic_id(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> uuid.UUID:
+    """The id the broker gave `topic` when it created it. A memory-only broker starts its topics
+    again at offset 0 after a restart, under a new id: (id, partition, offset) names one record
+    across the broker's lives, where (topic, partition, offset) does not."""
+    admin = admin_client(settings)  # held until the answer is in: a collected client cancels it
+    found = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[topic].result(timeout)
+    return uuid.UUID(int=(found.topic_id.get_most_significant_bits() % (1 << 64)) << 64
+                     | found.topic_id.get_least_significant_bits() % (1 << 64))

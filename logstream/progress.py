@@ -1,33 +1,58 @@
-"""Progress of long-running commands: a bar on a terminal, a line every few seconds otherwise."""
+"""Progress of long-running commands (seed-data, the benchmarks), on stderr: one live line on a
+terminal, a line every few seconds otherwise."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, what: str, *, stream: TextIO | None = None, width: int = 30,
-                 line_every_s: float = 5.0):
-        self.total, self.what, self.width = max(total, 1), what, width
+    """`progress(text)` shows where a run is; `progress.done(text)` ends a step with a line that stays;
+    `progress.counter(total, what)` is a callback for counts, drawn as a bar on a terminal."""
+
+    def __init__(self, *, enabled: bool = True, stream: TextIO | None = None, every_s: float = 3.0,
+                 width: int = 30):
+        self.enabled, self.every_s, self.width = enabled, every_s, width
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.line_every_s = line_every_s
-        self.started = time.perf_counter()
-        self._last_line = 0.0
+        self._last = 0.0
 
-    def __call__(self, done: int) -> None:
-        elapsed = time.perf_counter() - self.started
-        fraction = min(done / self.total, 1.0)
-        rate = done / elapsed if elapsed > 0 else 0.0
-        text = f"{self.what}: {done:,}/{self.total:,} ({fraction:.0%}) {elapsed:.1f} s, {rate:,.0f}/s"
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
         if self.tty:
-            filled = int(fraction * self.width)
-            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {text}")
-            if done >= self.total:
-                self.stream.write("\n")
-        elif done >= self.total or elapsed - self._last_line >= self.line_every_s:
-            self.stream.write(text + "\n")
-            self._last_line = elapsed
-        self.stream.flush()
+            self.stream.write(f"\r\x1b[2K{message}")
+            self.stream.flush()
+        elif now - self._last >= self.every_s:
+            self.stream.write(message + "\n")
+            self.stream.flush()
+            self._last = now
+
+    def done(self, message: str) -> None:
+        if self.enabled:
+            self.stream.write(("\r\x1b[2K" if self.tty else "") + message + "\n")
+            self.stream.flush()
+            self._last = 0.0
+
+    def counter(self, total: int, what: str) -> Callable[..., None]:
+        """A callback taking how many of `total` are done: count, share, elapsed time and rate."""
+        total, started = max(total, 1), time.perf_counter()
+
+        def count(done: int, note: str = "") -> None:
+            """`note`: more figures for the line (e.g. rows written)."""
+            elapsed = time.perf_counter() - started
+            fraction = min(done / total, 1.0)
+            rate = done / elapsed if elapsed > 0 else 0.0
+            eta = f", ETA {(total - done) / rate:.0f} s" if rate and done < total else ""
+            text = (f"{what}: {done:,}/{total:,} ({fraction:.0%}){note and ', ' + note} "
+                    f"{elapsed:.1f} s, {rate:,.0f}/s{eta}")
+            if self.tty:
+                filled = int(fraction * self.width)
+                text = f"[{'#' * filled}{'.' * (self.width - filled)}] {text}"
+            (self.done if done >= total else self)(text)
+
+        return count

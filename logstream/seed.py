@@ -139,7 +139,7 @@ def seed_database(settings: ClickHouseSettings, plan: SeedPlan, *, replace: bool
             return 1
         if existing:
             empty(client)
-        seconds = seed_actions(client, plan, Progress(plan.actions, "seeding actions"))
+        seconds = seed_actions(client, plan, Progress().counter(plan.actions, "seeding actions"))
         started = time.perf_counter()
         compact_rollups(client)
         sys.stdout.write(f"seeded {plan.actions:,} actions ({plan.users:,} users, {plan.days} days before "

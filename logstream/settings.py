@@ -75,6 +75,12 @@ class KeySettings(BaseConfig):
         return key
 
 
+class HotRoutesSettings(BaseConfig):
+    """Whether a service answers its hot routes beneath FastAPI's routing (logstream.hot_routes)."""
+
+    hot_routes: bool = True
+
+
 class KafkaSettings(BaseConfig):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
     raw_topic: str = Field("logstream.logs.raw.v1", min_length=1)

@@ -1,5 +1,5 @@
 """Each reference service's error body, in one place per seed (both the write routes in the producer
-and the read routes in the query API answer through these). See COMPATIBILITY.md."""
+and the read routes in the query API answer through these). See docs/COMPATIBILITY.md."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from logstream import __version__, openapi, problems
 from logstream.contract import LogIn
-from logstream.fastlane import FastLane
+from logstream.hot_routes import HotRoutes, hot_route
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
@@ -91,7 +91,8 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     if settings.query_url:
         app.include_router(forwarding_router())  # last: only what nothing above matched
     # innermost: inside the guard that protect() adds
-    app.add_middleware(FastLane, answers={("POST", routes.INGEST_PATH): routes.ingest_lane})
+    app.add_middleware(HotRoutes, routes=[hot_route(routes.router, "POST", routes.INGEST_PATH)],
+                       enabled=settings.hot_routes)
     protect(app, settings)
     return app
 

@@ -2,7 +2,7 @@
 grows with all that was ever ingested. Past a bound its process may not cross, ingest is refused
 (503 broker_memory_full) before the machine runs out of memory: never a crash, never a lost 202.
 A restart of `logstream up` starts a fresh broker; what was stored stays in ClickHouse and what was
-not yet drained is spooled and published again (logstream.spool)."""
+not yet drained is spooled and published again (embedded/spool.py)."""
 
 from __future__ import annotations
 

@@ -14,12 +14,15 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
 
-from logstream.security import INTERNAL_KEY_HEADER
+from logstream.security import CLICKHOUSE_PATH, INTERNAL_KEY_HEADER
 from producer_api.errors import UpstreamUnavailableError
 
 log = logging.getLogger(__name__)
 
 INTERNAL = "/internal/"
+# Never forwarded: the query service's routes for the producer alone, and the engine it may serve to
+# stream workers (embedded/chdb_owner.py); behind the front door they do not exist.
+NOT_FORWARDED = (INTERNAL, CLICKHOUSE_PATH)
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                         "proxy-authorization", "proxy-authenticate", "host", "content-length"})
 # Not relayed back: hop-by-hop, and what this server sets on every response itself (a second copy).
@@ -83,8 +86,8 @@ class Upstreams:
     async def forward(self, request: Request) -> StreamingResponse:
         if self.query_url is None:
             raise UpstreamUnavailableError("this deployment has no query service (LOGSTREAM_QUERY_URL)")
-        if request.url.path.startswith(INTERNAL):
-            raise HTTPException(404, "Not Found")  # the query API's internal routes are the producer's only
+        if (request.url.path + "/").startswith(NOT_FORWARDED):
+            raise HTTPException(404, "Not Found")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         # the path as it came, still percent-encoded: decoded, it may hold characters no URL may
         raw_path = request.scope.get("raw_path") or request.url.path.encode()

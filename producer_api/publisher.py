@@ -10,19 +10,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logstream.kafka import producer_config
 from producer_api.broker_memory import BrokerMemory
 from producer_api.errors import BrokerUnavailableError, QueueFullError
+from producer_api.limits import record_value
 from producer_api.settings import ProducerSettings
 
 log = logging.getLogger(__name__)
 
 BUSY_POLL_S = 0.001
 IDLE_POLL_S = 1.0
+
+
+def records_for(documents: list[dict[str, Any]], received_at: datetime, max_record_bytes: int,
+                event_ids: list[str] | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    """One record per log: key = userId, value = the log as sent plus eventId and receivedAt (the
+    server's clock: a client's own eventId or receivedAt is replaced). `event_ids`: those reserved
+    for an Idempotency-Key (new ones otherwise)."""
+    stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    event_ids = event_ids or [str(uuid.uuid4()) for _ in documents]
+    records = [(document["userId"].encode(),
+                record_value({**document, "eventId": event_id, "receivedAt": stamp}, index, max_record_bytes))
+               for index, (document, event_id) in enumerate(zip(documents, event_ids, strict=True))]
+    return records, event_ids
 
 
 class _Delivery:

@@ -10,10 +10,9 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from starlette.responses import Response
 
 from logstream.contract import InvalidLogError, LogIn, future_bound, validate_logs
-from logstream.fastpath import valid_action_count
+from logstream.quick_validate import valid_action_count
 from logstream.responses import JSONBytesResponse
 from producer_api import idempotency
 from producer_api.body import read_json
@@ -27,8 +26,8 @@ from producer_api.idempotency import (
     check_key,
     request_digest,
 )
-from producer_api.limits import check_log_count, record_value
-from producer_api.publisher import Publisher
+from producer_api.limits import check_log_count
+from producer_api.publisher import Publisher, records_for
 from producer_api.settings import ProducerSettings
 from producer_api.visibility import require_query_service, wait_visible
 
@@ -64,19 +63,6 @@ class Accepted(BaseModel):
     visible: bool | None = None
 
 
-def records_for(documents: list[dict[str, Any]], received_at: datetime, max_record_bytes: int,
-                event_ids: list[str] | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """One record per log: key = userId, value = the log as sent plus eventId and receivedAt (the
-    server's clock: a client's own eventId or receivedAt is replaced). `event_ids`: those reserved
-    for an Idempotency-Key (new ones otherwise)."""
-    stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    event_ids = event_ids or [str(uuid.uuid4()) for _ in documents]
-    records = [(document["userId"].encode(),
-                record_value({**document, "eventId": event_id, "receivedAt": stamp}, index, max_record_bytes))
-               for index, (document, event_id) in enumerate(zip(documents, event_ids, strict=True))]
-    return records, event_ids
-
-
 BODY_SCHEMA = {
     "required": True,
     "content": {"application/json": {
@@ -110,7 +96,7 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     `wait=visible`, only once every action is also queryable (`"visible": true`). With an
     `Idempotency-Key` header, a retry (kept 24 h at least) publishes nothing and gets the first answer,
     marked `Idempotent-Replayed: true`."""
-    # A plain request (no `wait`, no Idempotency-Key) is answered by `ingest_lane` below, same code.
+    # A hot route (logstream/hot_routes.py): called beneath FastAPI's routing, with the same parameters.
     if wait is not None:
         require_query_service(upstreams)
     logs = await read_logs(request, settings)
@@ -127,20 +113,6 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
         body["visible"] = True
     return JSONBytesResponse(body, status_code=202)
 
-
-IDEMPOTENCY_HEADER = idempotency.HEADER.lower().encode()
-
-
-async def ingest_lane(request: Request) -> Response | None:
-    """`ingest` for a plain request (no query string, no Idempotency-Key) in the fast lane
-    (logstream/fastlane.py); None for any other."""
-    scope = request.scope
-    if scope["query_string"] or any(name == IDEMPOTENCY_HEADER for name, _ in scope["headers"]):
-        return None
-    settings: ProducerSettings = request.app.state.settings
-    logs = await read_logs(request, settings)
-    return JSONBytesResponse(await publish(logs, request.app.state.publisher, settings.max_record_bytes),
-                             status_code=202)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from logstream.settings import CommaSeparated, ContractSettings, KafkaSettings, KeySettings, Port, split_commas
+from logstream.settings import (
+    CommaSeparated,
+    ContractSettings,
+    HotRoutesSettings,
+    KafkaSettings,
+    KeySettings,
+    Port,
+    split_commas,
+)
 
 
-class ProducerSettings(KafkaSettings, ContractSettings, KeySettings):
+class ProducerSettings(KafkaSettings, ContractSettings, KeySettings, HotRoutesSettings):
     host: str = "127.0.0.1"
     port: Port = 8000
     # Bytes on the wire (413 payload_too_large), and what a gzip body may inflate to (413 decompressed_too_large).

@@ -1,5 +1,5 @@
-"""The query service. With `with_stream`, it also runs the stream worker: the embedded default's
-chDB directory may be opened by one process only, and this is the one that owns it."""
+"""The query service: the read API over ClickHouse. What else a process hosting it runs (the
+embedded default's stream worker and engine, embedded/chdb_owner.py) is composed above it."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from logstream import __version__, clickhouse_http, openapi, problems
-from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations, resolved_dsn
-from logstream.clickhouse_http import Engine
-from logstream.fastlane import FastLane
+from logstream import __version__, openapi, problems
+from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
+from logstream.hot_routes import HotRoutes, hot_route
 from logstream.responses import JSONBytesResponse
-from logstream.security import CLICKHOUSE_PATH, Guard, KeyRing, query_access
+from logstream.security import Guard, KeyRing, query_access
 from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
 from query_api.errors import QueryError
 from query_api.settings import QuerySettings
 from query_api.store import Store
-from stream.worker import StreamWorker
 
 
-def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI:
+def create_app(settings: QuerySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, settings)
@@ -31,18 +29,9 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
                                 max_result_rows=settings.query_max_limit + 1,
                                 max_result_bytes=settings.query_max_result_bytes,
                                 open_client=lambda: connect(settings))
-        worker = StreamWorker(settings) if with_stream else None
-        app.state.worker = worker
-        if worker:
-            await worker.start()
-        engine = mount_clickhouse(app, settings) if settings.query_serve_clickhouse else None
         try:
             yield
         finally:
-            if worker:
-                await worker.stop()
-            if engine:
-                engine.close()
             app.state.store.client.close()
 
     # No slash redirects: their Location would name this internal address through the front door, and
@@ -50,6 +39,8 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app = FastAPI(title="logstream query API", version=__version__, lifespan=lifespan,
                   default_response_class=JSONBytesResponse, redirect_slashes=False)
     app.state.settings = settings
+    # name -> a check that /readyz adds (a process hosting more than this service registers its own)
+    app.state.readiness_checks = {}
     problems.install(app, QueryError)
     app.include_router(routes.router)
     app.include_router(stats.router)
@@ -60,7 +51,8 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     app.include_router(idempotency.router)
     if settings.query_fault_injection:
         app.include_router(faults.router)
-    app.add_middleware(FastLane, answers={("GET", "/v1/stats/timeseries"): stats.timeseries_lane})  # innermost
+    app.add_middleware(HotRoutes, routes=[hot_route(stats.router, "GET", stats.TIMESERIES_PATH)],
+                       enabled=settings.hot_routes)  # innermost
     # keys when exposed directly (compose); no rate limit here: that is the front door's
     app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
                        internal_key=settings.internal_key)
@@ -74,21 +66,11 @@ def create_app(settings: QuerySettings, *, with_stream: bool = False) -> FastAPI
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONBytesResponse:
         checks = await asyncio.to_thread(readiness, app.state.store, settings)
-        if app.state.worker is not None:
-            checks["stream"] = app.state.worker.status()
+        checks.update({name: check() for name, check in app.state.readiness_checks.items()})
         ready = all(check["ok"] for check in checks.values())
         return JSONBytesResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     return app
-
-
-def mount_clickhouse(app: FastAPI, settings: QuerySettings) -> Engine:
-    """Serve this process's engine to other processes' stream workers (logstream.clickhouse_http)."""
-    assert settings.internal_key is not None  # QuerySettings refuses to serve the engine without one
-    path = resolved_dsn(settings.clickhouse_dsn).removeprefix("chdb://")
-    adapter = clickhouse_http.create_app(path, settings.internal_key.get_secret_value())
-    app.mount(CLICKHOUSE_PATH.rstrip("/"), adapter)
-    return adapter.state.engine
 
 
 def readiness(store: Store, settings: QuerySettings) -> dict[str, Any]:

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-from typing import Self
+from pydantic import Field
 
-from pydantic import Field, model_validator
-
-from logstream.settings import KeySettings, Port
-from stream.settings import StreamSettings
+from logstream.settings import ClickHouseSettings, HotRoutesSettings, KeySettings, Port
 
 
-class QuerySettings(StreamSettings, KeySettings):
-    """The query API's settings; it includes the stream's because the embedded default runs the
-    stream worker inside the process that owns the chDB directory (`logstream query --with-stream`)."""
+class QuerySettings(ClickHouseSettings, KeySettings, HotRoutesSettings):
+    """The query API's settings. A process that hosts more than the query API (the embedded
+    default's chDB owner) composes its own class above this one (embedded/chdb_owner.py)."""
 
     query_host: str = "127.0.0.1"
     query_port: Port = 8001
@@ -18,9 +15,6 @@ class QuerySettings(StreamSettings, KeySettings):
     query_max_limit: int = Field(10_000, ge=1, le=1_000_000)
     # Tests only: /internal/faults/* (e.g. ClickHouse made unavailable for a while).
     query_fault_injection: bool = False
-    # Serve this process's chDB engine on ClickHouse's HTTP interface at /clickhouse, for stream
-    # workers in other processes (they authenticate with LOGSTREAM_INTERNAL_KEY, which it needs).
-    query_serve_clickhouse: bool = False
     # The compatibility routes have no pagination: a read matching more actions is refused (400).
     compat_max_actions: int = Field(100_000, ge=1, le=10_000_000)
     # Every read query's result is capped (ClickHouse max_result_bytes); over it, a 400.
@@ -31,8 +25,3 @@ class QuerySettings(StreamSettings, KeySettings):
     query_export_max_rows: int = Field(100_000_000, ge=1)
     query_export_max_execution_s: float = Field(3600.0, gt=0)
 
-    @model_validator(mode="after")
-    def _engine_to_serve(self) -> Self:
-        if self.query_serve_clickhouse and not (self.clickhouse_dsn.startswith("chdb://") and self.internal_key):
-            raise ValueError("query_serve_clickhouse needs an embedded (chdb://) clickhouse_dsn and an internal_key")
-        return self

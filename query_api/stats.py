@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from itertools import repeat
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, Query
 
 from logstream.contract import EARLIEST_TIME, LATEST_TIME, render_time
 from logstream.responses import JSONBytesResponse
 from query_api import stats_queries
-from query_api.deps import ID_MAX_LENGTH, FilterDep, FromQuery, SettingsDep, StoreDep, ToQuery, TypeQuery, example
+from query_api.deps import FilterDep, FromQuery, SettingsDep, StoreDep, ToQuery, TypeQuery, example
 from query_api.errors import InvalidParameterError
 from query_api.filters import ActionFilter, build_filter
 from query_api.rollups import aligned_grains
@@ -48,7 +47,10 @@ TIMESERIES_EXAMPLE = {"interval": "hour", "tz": "America/Edmonton", "buckets": [
     {"start": "2018-10-18T22:00:00-06:00", "total": 0, "byType": {"CLICK": 0, "VIEW": 0, "NAVIGATE": 0}}]}
 
 
-@router.get("/v1/stats/timeseries", responses=example(TIMESERIES_EXAMPLE), summary="Actions per time bucket")
+TIMESERIES_PATH = "/v1/stats/timeseries"  # a hot route (logstream/hot_routes.py)
+
+
+@router.get(TIMESERIES_PATH, responses=example(TIMESERIES_EXAMPLE), summary="Actions per time bucket")
 async def get_timeseries(
     store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
     interval: Annotated[Interval, Query(description="Bucket size")] = Interval.HOUR,
@@ -86,29 +88,6 @@ async def get_timeseries(
         buckets = [{"start": text, "total": sum(row[i] for i in columns),
                     "byType": {TYPES[i - 1]: row[i] for i in columns}} for text, row in zip(texts, rows, strict=True)]
     return JSONBytesResponse({"interval": interval.value, "tz": tz, "buckets": buckets})
-
-
-INTERVALS = frozenset(Interval)
-
-
-def timeseries_arguments(request: Request) -> dict[str, Any] | None:
-    """get_timeseries' arguments read straight from the query string when FastAPI would find every
-    parameter valid (else None: FastAPI then answers, with its own errors). Bad times, types or
-    zones raise here what the filter dependency and the endpoint raise (see logstream/fastlane.py)."""
-    query = request.query_params
-    interval, user_id, session_id = query.get("interval", "hour"), query.get("userId"), query.get("sessionId")
-    if interval not in INTERVALS or len(user_id or "") > ID_MAX_LENGTH or len(session_id or "") > ID_MAX_LENGTH:
-        return None
-    action_filter = build_filter(user_id=user_id, session_id=session_id, type_=query.get("type"),
-                                 start=query.get("from"), end=query.get("to"))
-    return {"store": request.app.state.store, "settings": request.app.state.settings,
-            "action_filter": action_filter, "interval": Interval(interval), "tz": query.get("tz", "UTC")}
-
-
-async def timeseries_lane(request: Request) -> Response | None:
-    """get_timeseries for a request the fast lane (logstream/fastlane.py) may answer; None for any other."""
-    arguments = timeseries_arguments(request)
-    return None if arguments is None else await get_timeseries(**arguments)
 
 
 SUMMARY_EXAMPLE = {"total": 3, "byType": {"CLICK": 1, "VIEW": 1, "NAVIGATE": 1}, "uniqueUsers": 1,

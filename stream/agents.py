@@ -17,6 +17,7 @@ from faust.types import EventT
 from logstream.contract import Problem
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch as batches
+from stream.archive import Archive, Record, headers_of
 from stream.dlq import DeadLetter, DeadLetters
 from stream.retry import until_done
 from stream.settings import StreamSettings
@@ -27,11 +28,14 @@ log = logging.getLogger(__name__)
 
 
 class BatchProcessor:
-    """Dead letters first, then the insert; only then may Faust ack (and later commit) the batch."""
+    """The archive first, then dead letters, then the insert; only then may Faust ack (and later
+    commit) the batch. Whatever reached `actions` is archived (`logstream replay --swap` counts on it)."""
 
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
-                 max_record_bytes: int = 1 << 20, max_future: timedelta | None = None):
+                 max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
+                 archive: Archive | None = None):
         self.sink = sink
+        self.archive = archive
         self._max_record_bytes = max_record_bytes
         self.dead_letters = dead_letters
         self._max_backoff_s = max_backoff_s
@@ -46,7 +50,7 @@ class BatchProcessor:
         self.in_flight = True
         try:
             await until_done(lambda: self._process_once(events), what="batch", max_backoff_s=self._max_backoff_s,
-                             on_failure=lambda _: self.sink.recheck_stored())
+                             on_failure=lambda _: self.recheck_stored())
         except asyncio.CancelledError:
             withhold_acks(events)
             raise
@@ -57,12 +61,21 @@ class BatchProcessor:
         self.last_batch_wall = time.time()
         self.first_batch_wall = self.first_batch_wall or self.last_batch_wall
 
+    def recheck_stored(self) -> None:
+        self.sink.recheck_stored()
+        if self.archive is not None:
+            self.archive.recheck_stored()
+
     async def _process_once(self, events: Sequence[EventT]) -> None:
+        records = [Record(e.message.key, e.message.value, headers_of(e.message.headers), source_of(e.message))
+                   for e in events]
         batch = batches.build(
-            ((e.message.key, e.message.value, source_of(e.message)) for e in events),
-            republished=frozenset((e.message.partition, e.message.offset) for e in events if is_republished(e)),
+            ((r.key, r.value, r.source) for r in records),
+            republished=frozenset((r.source.partition, r.source.offset) for r in records if is_republished(r.headers)),
             max_record_bytes=self._max_record_bytes, max_future=self._max_future,
         )
+        if self.archive is not None:
+            await self.archive.write(records, batch.rows)
         if batch.dead:
             await self.dead_letters.send(batch.dead)
         if len(batch.rows):
@@ -86,12 +99,8 @@ def source_of(message: Any) -> Source:
     return Source(message.topic, message.partition, message.offset, int(message.timestamp * 1000))
 
 
-def is_republished(event: EventT) -> bool:
-    headers = event.message.headers
-    if not headers:
-        return False
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    return any(key == REPUBLISHED_HEADER for key, _ in pairs)
+def is_republished(headers: Sequence[tuple[str, bytes]]) -> bool:
+    return any(name == REPUBLISHED_HEADER for name, _ in headers)
 
 
 def withhold_acks(events: Sequence[EventT]) -> None:
@@ -147,7 +156,9 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> fau
 
     @app.on_partitions_assigned.connect
     async def on_assigned(_app: Any, assigned: Any = None, **_: Any) -> None:
-        processor.sink.recheck_stored()
+        processor.recheck_stored()
+        if processor.archive is not None:
+            processor.archive.forget_life()  # a new assignment may follow a restart of the broker
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned or ()))
 
     return app

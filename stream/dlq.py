@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import orjson
 from confluent_kafka import KafkaError, Producer
@@ -54,9 +55,15 @@ class DeliveryError(RuntimeError):
     pass
 
 
+class LetterArchive(Protocol):
+    def write_letters_now(self, letters: list[DeadLetter]) -> int: ...
+
+
 class DeadLetters:
-    def __init__(self, settings: StreamSettings):
+    def __init__(self, settings: StreamSettings, archive: LetterArchive | None = None):
+        """With `archive`, each letter is also kept in ClickHouse once sent (stream.archive)."""
         self._topic = settings.dlq_topic
+        self._archive = archive
         self._max_backoff_s = settings.stream_retry_max_backoff_s
         self._producer = Producer({**producer_config(settings), "linger.ms": 5, "message.timeout.ms": 10_000})
         self.sent = 0
@@ -65,6 +72,10 @@ class DeadLetters:
         """At least once: a retry after a partial failure may send some letters twice."""
         await until_done(lambda: asyncio.to_thread(self._send_once, letters), what="dead-letter send",
                          max_backoff_s=self._max_backoff_s)
+        if self._archive is not None:
+            archive = self._archive
+            await until_done(lambda: asyncio.to_thread(archive.write_letters_now, letters),
+                             what="dead-letter archive insert", max_backoff_s=self._max_backoff_s)
         self.sent += len(letters)
 
     def _send_once(self, letters: list[DeadLetter]) -> None:

@@ -20,6 +20,10 @@ class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings):
     stream_drain_on_stop: bool = False
     stream_drain_idle_s: float = Field(2.0, gt=0, le=60)
     stream_drain_timeout_s: float = Field(120.0, gt=0)
+    # Keep every raw record (and dead letter) in ClickHouse before committing its offset: the
+    # long-term event store `logstream replay` rebuilds from. Off only where Kafka keeps the raw
+    # topic forever (then replay reads it with --source topic).
+    archive_enabled: bool = True
     stream_retry_max_backoff_s: float = Field(5.0, gt=0, le=300)
     # Standalone `logstream stream` serves /healthz and /readyz here.
     stream_host: str = "127.0.0.1"

@@ -87,6 +87,11 @@ class ClickHouseSink:
         self.refused_records = 0
         self.last_error: str | None = None
 
+    def assume_new(self, topic: str, partition: int) -> None:
+        """The caller has checked that nothing is stored at or past the offsets it will write next in
+        this partition (`logstream replay`, which checks each page of the archive itself)."""
+        self._verified.add((topic, partition))
+
     def recheck_stored(self) -> None:
         """Any partition may now start at an offset whose rows are already stored (after a
         (re)assignment, or an attempt that failed part of the way)."""

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from logstream.contract import EARLIEST_TIME, LATEST_TIME, LogRecord, epoch_millis, offset_text
-from logstream.fastpath import canonical_uuid, log_actions, sent_time, uuid5_ints
+from logstream.quick_validate import canonical_uuid, log_actions, sent_time, uuid5_ints
 
 # Fixed forever: action and derived event ids must be the same on every replay.
 ID_NAMESPACE = uuid.UUID("6f1f7a52-2d4c-4b43-9a6e-0c7d3f2b9e11")

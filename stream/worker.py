@@ -9,8 +9,9 @@ import time
 from typing import Any
 
 from logstream.clickhouse import connect
-from logstream.kafka import ensure_topics
+from logstream.kafka import ensure_topics, topic_id
 from stream.agents import BatchProcessor, create_faust_app
+from stream.archive import Archive
 from stream.dlq import DeadLetters
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
@@ -22,9 +23,12 @@ class StreamWorker:
     def __init__(self, settings: StreamSettings):
         self.settings = settings
         self._client = connect(settings)
-        self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=settings.stream_retry_max_backoff_s),
-                                        DeadLetters(settings), settings.stream_retry_max_backoff_s,
-                                        settings.stream_max_record_bytes, settings.max_future)
+        backoff = settings.stream_retry_max_backoff_s
+        archive = Archive(self._client, lambda: topic_id(settings, settings.raw_topic),
+                          max_backoff_s=backoff) if settings.archive_enabled else None
+        self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=backoff),
+                                        DeadLetters(settings, archive), backoff,
+                                        settings.stream_max_record_bytes, settings.max_future, archive)
         self.app = create_faust_app(settings, self.processor)
         self.started_at = 0.0
 
@@ -44,6 +48,7 @@ class StreamWorker:
         return {"ok": ok, "detail": detail, "assigned_partitions": assigned, "records": self.processor.records,
                 "rows_written": sink.rows_written, "duplicates_skipped": sink.duplicates_skipped,
                 "dead_letters": self.processor.dead_letters.sent,
+                "archived": self.processor.archive.archived if self.processor.archive else None,
                 "first_batch_at": self.processor.first_batch_wall, "last_batch_at": self.processor.last_batch_wall}
 
     async def drain(self) -> None:

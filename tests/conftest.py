@@ -1,26 +1,37 @@
-"""Fixtures: the REAL embedded broker and the REAL ClickHouse engine. Never skipped: if the broker
-cannot start, the tests fail and say why.
+"""Fixtures of every tier: the REAL embedded broker and the REAL ClickHouse engine. Never skipped: if the
+broker cannot start, the tests fail and say why.
+
+Tiers (markers and folders): tests/unit and tests/property (pure functions, no I/O); tests/integration
+(one service in-process on the real broker and engine; its fixtures in tests/integration/conftest.py);
+tests/e2e (whole stacks as processes, marked `e2e` by tests/e2e/conftest.py). `pytest -m "not e2e"`
+runs all but the last.
 
 Broker-using tests run against the embedded Tansu broker; a module or test marked
 `@pytest.mark.also_on_apache_kafka` runs a second time against a three-node Apache Kafka cluster
 (KRaft, RF 3, min.insync.replicas 2). Those runs, and every test that needs Apache Kafka itself, carry
-the `kafka` marker: `make test` deselects them (Python only), `make test-kafka` runs them (Java 17)."""
+the `kafka` marker: `make test` deselects them (Python only), `make test-kafka` runs them (Java 17).
+"""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from embedded import apache_kafka
-from logstream.broker import BrokerError, start_broker
+from embedded.broker import BrokerError, start_broker
+from embedded.process import stop
 from logstream.kafka import ensure_topics
-from logstream.process import stop
 from logstream.settings import KafkaSettings
-from tests.support import Service, free_port
+from tests.support import free_port
+
+# Generating inputs slowly is the machine's load, not a failure: CI shares two cores with other work.
+settings.register_profile("logstream", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("logstream")
+
 
 BROKERS = ["tansu", pytest.param("apache", marks=pytest.mark.kafka)]
 
@@ -89,47 +100,3 @@ def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The one chDB directory this test process may open (chDB allows one engine path per process);
     tests keep apart by database name."""
     return tmp_path_factory.mktemp("chdb")
-
-
-def stack_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    return {
-        "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{data_dir}/clickhouse",
-        "LOGSTREAM_LOG_LEVEL": "INFO",
-        "LOGSTREAM_STREAM_PORT": str(free_port()),  # `up`'s stream worker
-        **extra,
-    }
-
-
-@dataclass(frozen=True)
-class Stack:
-    base_url: str
-    bootstrap: str
-    service: Service
-    query_url: str  # the query process behind the front door (its /internal routes)
-    internal_key: str  # what the producer shows those routes
-
-
-@pytest.fixture(scope="session")
-def stack(broker_kind: str, request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """`logstream up`, the whole embedded stack as a user starts it; on Apache Kafka, the same command
-    told to use the three-node cluster instead of starting a broker (settings only)."""
-    workdir = tmp_path_factory.mktemp("stack")
-    port, query_port, bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
-    internal_key = "test-internal-key-0123456789"
-    on_cluster = {}
-    if broker_kind == "apache":
-        bootstrap = request.getfixturevalue("kafka_cluster").bootstrap
-        on_cluster = {"LOGSTREAM_EMBEDDED_BROKER": "false"}
-    env = stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port), LOGSTREAM_QUERY_PORT=str(query_port),
-                    LOGSTREAM_INTERNAL_KEY=internal_key, **on_cluster)
-    service = Service(["up"], env, workdir, "up").start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        service.wait_ready(f"{base}/readyz", timeout=90)
-    except AssertionError:
-        service.stop(30)
-        raise
-    yield Stack(base, bootstrap, service, f"http://127.0.0.1:{query_port}", internal_key)
-    assert service.stop(120) == 0, service.log_tail()

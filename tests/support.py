@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 T = TypeVar("T")
+KEYED_STACK_KEY = "schemathesis-key-0123456789"  # the keyed_stack fixture's key: both a read and a write key
 
 
 def free_port() -> int:
@@ -46,7 +48,7 @@ class Service:
 
     def start(self) -> Service:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "logstream.cli", *self.args], cwd=self.workdir,
+        self.process = subprocess.Popen([sys.executable, "-m", "cli.main", *self.args], cwd=self.workdir,
                                         env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         return self
@@ -86,6 +88,28 @@ class Service:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stack_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `logstream up` (or a single service) on free ports, writing under `data_dir`."""
+    return {
+        "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{data_dir}/clickhouse",
+        "LOGSTREAM_LOG_LEVEL": "INFO",
+        "LOGSTREAM_STREAM_PORT": str(free_port()),  # `up`'s stream worker
+        **extra,
+    }
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running `logstream up` (the `stack` fixture, tests/e2e/conftest.py)."""
+
+    base_url: str
+    bootstrap: str
+    service: Service
+    query_url: str  # the query process behind the front door (its /internal routes)
+    internal_key: str  # what the producer shows those routes
 
 
 def produce_raw(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from logstream.contract import Identifier, LogIn, Problem, future_bound, validate_logs
 from producer_api.body import read_json
 from producer_api.limits import check_log_count
-from producer_api.routes import records_for
+from producer_api.publisher import records_for
 from producer_api.visibility import require_query_service, wait_visible
 
 IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)

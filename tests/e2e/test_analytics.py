@@ -16,9 +16,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import Service, free_port, wait_until
+from tests.support import Service, Stack, free_port, wait_until
 
 
 def test_logs_posted_to_the_front_door_reach_the_rollups(stack: Stack) -> None:
@@ -42,7 +41,7 @@ def test_logs_posted_to_the_front_door_reach_the_rollups(stack: Stack) -> None:
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "logstream.cli", *args], env={**os.environ, **env}, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], env={**os.environ, **env}, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 

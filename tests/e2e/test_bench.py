@@ -7,11 +7,11 @@ import sys
 
 import orjson
 
-from logstream.bench.ingest import TARGETS
+from bench.ingest import TARGETS
 
 
 def test_bench_ingest_quick_runs_and_reports_every_figure(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "logstream.cli", "bench", "ingest", "--quick", "--json",
+    result = subprocess.run([sys.executable, "-m", "cli.main", "bench", "ingest", "--quick", "--json",
                              "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = orjson.loads(result.stdout)

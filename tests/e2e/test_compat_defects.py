@@ -12,8 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Stack
-from tests.support import all_actions
+from tests.support import Stack, all_actions
 
 Check = Callable[[Any], bool]
 SHAPE: dict[str, Check] = {

@@ -17,7 +17,7 @@ from tests.compat_examples import (
     SEED002_CURL,
     SEED003_POST_EXAMPLE,
 )
-from tests.conftest import Stack
+from tests.support import Stack
 
 JSON = {"Content-Type": "application/json"}
 README_ACTIONS = [  # the three actions of the READMEs' examples, as sent

@@ -2,7 +2,7 @@
 partitions, and every action is in ClickHouse exactly once.
 
 The two workers share one store as they would share a ClickHouse server: the query service owns
-the chDB directory and serves the engine on ClickHouse's HTTP interface (logstream.clickhouse_http),
+the chDB directory and serves the engine on ClickHouse's HTTP interface (embedded.clickhouse_http),
 and both workers reach it through an http:// DSN, the production code path.
 """
 
@@ -15,9 +15,8 @@ import uuid
 from pathlib import Path
 
 from logstream.clickhouse import embedded_http_dsn
-from tests.conftest import stack_env
 from tests.e2e.workers import assert_exactly, expected_ids, records, stream_status
-from tests.support import Service, free_port, produce_raw, wait_until
+from tests.support import Service, free_port, produce_raw, stack_env, wait_until
 
 INTERNAL_KEY = "consumer-group-test-key-0123456789"
 LOGS = 60_000

@@ -12,16 +12,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import all_actions, produce_raw, wait_until
+from tests.support import Stack, all_actions, produce_raw, wait_until
 
 pytestmark = pytest.mark.also_on_apache_kafka
 
 
 def dlq(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}
-    return subprocess.run([sys.executable, "-m", "logstream.cli", "dlq", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli.main", "dlq", *args], env=env, capture_output=True,
                           text=True, timeout=120)
 
 

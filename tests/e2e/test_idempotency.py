@@ -11,9 +11,8 @@ import orjson
 import pytest
 
 from logstream.security import INTERNAL_KEY_HEADER
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import all_actions, produce_raw, wait_until
+from tests.support import Stack, all_actions, produce_raw, wait_until
 
 pytestmark = pytest.mark.also_on_apache_kafka
 

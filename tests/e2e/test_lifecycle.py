@@ -13,9 +13,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import stack_env
 from tests.fixtures import example
-from tests.support import Service, all_actions, free_port, wait_until
+from tests.support import Service, all_actions, free_port, stack_env, wait_until
 
 
 def children_of(pid: int) -> list[int]:

@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import same_shape
+from tests.support import Stack, same_shape
 
 USER = f"examples-{uuid.uuid4().hex[:10]}"
 LOG = example(userId=USER)

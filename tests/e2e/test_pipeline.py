@@ -9,9 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Stack
 from tests.fixtures import README_EXAMPLE, example
-from tests.support import all_actions, consume_all, produce_raw, wait_until
+from tests.support import Stack, all_actions, consume_all, produce_raw, wait_until
 
 pytestmark = pytest.mark.also_on_apache_kafka
 

@@ -9,9 +9,8 @@ import uuid
 import httpx
 import orjson
 
-from tests.conftest import Stack
 from tests.fixtures import example
-from tests.support import all_actions, consume_all, produce_raw, wait_until
+from tests.support import Stack, all_actions, consume_all, produce_raw, wait_until
 
 RAW, DLQ = "logstream.logs.raw.v1", "logstream.logs.dlq.v1"
 

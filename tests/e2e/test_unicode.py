@@ -7,12 +7,9 @@ import uuid
 
 import httpx
 import orjson
-import pytest
 
-from tests.conftest import Stack
 from tests.fixtures import example
-
-pytestmark = pytest.mark.e2e
+from tests.support import Stack
 
 ODD = ("nul\u0000 rtl\u202egnirts\u200f lrm\u200e zwj\U0001f468\u200d\U0001f469 combining e\u0301 "
        "bom\ufeff nbsp\u00a0 max\U0010ffff private\ue000 bell\u0007 tab\t newline\n quote\" backslash\\")

@@ -11,9 +11,8 @@ import httpx
 import orjson
 
 from stream.split import action_id_of
-from tests.conftest import stack_env
 from tests.fixtures import example
-from tests.support import Service, all_actions, free_port, wait_until
+from tests.support import Service, all_actions, free_port, stack_env, wait_until
 
 
 @dataclass

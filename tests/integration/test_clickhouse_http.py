@@ -19,8 +19,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from embedded.clickhouse_http import create_app
 from logstream.clickhouse import connect, embedded_http_dsn, migrate
-from logstream.clickhouse_http import create_app
 from logstream.security import CLICKHOUSE_PATH
 from logstream.settings import ClickHouseSettings
 from stream import batch
@@ -55,19 +55,19 @@ def adapter_url(server_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def settings(server_url: str) -> ClickHouseSettings:
+def adapter_settings(server_url: str) -> ClickHouseSettings:
     database = f"http_{uuid.uuid4().hex[:8]}"
     dsn = embedded_http_dsn(server_url, KEY)
-    settings = ClickHouseSettings(clickhouse_dsn=dsn, clickhouse_database=database)
-    migrate(settings)  # every migration, over HTTP, as against a server
-    return settings
+    adapter_settings = ClickHouseSettings(clickhouse_dsn=dsn, clickhouse_database=database)
+    migrate(adapter_settings)  # every migration, over HTTP, as against a server
+    return adapter_settings
 
 
 @pytest.fixture
-def client(settings: ClickHouseSettings) -> Iterator[Client]:
-    client = connect(settings)
-    yield client
-    client.close()
+def adapter_client(adapter_settings: ClickHouseSettings) -> Iterator[Client]:
+    adapter_client = connect(adapter_settings)
+    yield adapter_client
+    adapter_client.close()
 
 
 def rows_of(logs: int, offset: int = 0) -> batch.Columns:
@@ -75,42 +75,43 @@ def rows_of(logs: int, offset: int = 0) -> batch.Columns:
     return batch.build((None, orjson.dumps(p), Source("raw", 0, offset + i)) for i, p in enumerate(payloads)).rows
 
 
-def test_the_sink_writes_through_it_and_skips_a_redelivered_tail(client: Client) -> None:
+def test_the_sink_writes_through_it_and_skips_a_redelivered_tail(adapter_client: Client) -> None:
     rows = rows_of(200, offset=1_000)
-    ClickHouseSink(client, max_backoff_s=1).write_now(rows)
-    again = ClickHouseSink(client, max_backoff_s=1)  # a worker that was assigned the partition afresh
+    ClickHouseSink(adapter_client, max_backoff_s=1).write_now(rows)
+    again = ClickHouseSink(adapter_client, max_backoff_s=1)  # a worker that was assigned the partition afresh
     again.write_now(rows)
     assert again.duplicates_skipped == 600 and again.rows_written == 0
-    assert client.query("SELECT count(), uniqExact(action_id) FROM actions WHERE kafka_offset >= 1000").result_rows \
-        == [(600, 600)]
+    stored = adapter_client.query("SELECT count(), uniqExact(action_id) FROM actions WHERE kafka_offset >= 1000")
+    assert stored.result_rows == [(600, 600)]
 
 
-def test_a_statements_settings_do_not_reach_the_next_one(client: Client) -> None:
+def test_a_statements_settings_do_not_reach_the_next_one(adapter_client: Client) -> None:
     setting = "SELECT value FROM system.settings WHERE name = 'max_execution_time'"
-    assert client.query(setting, settings={"max_execution_time": 7}).result_rows == [("7",)]
-    assert client.query(setting).result_rows == [("0",)]
+    assert adapter_client.query(setting, settings={"max_execution_time": 7}).result_rows == [("7",)]
+    assert adapter_client.query(setting).result_rows == [("0",)]
 
 
-def test_parameters_are_bound_by_the_engine(client: Client) -> None:
-    assert client.query("SELECT {s:String}, {n:UInt8} + 1", parameters={"s": "it's", "n": 41}).result_rows \
+def test_parameters_are_bound_by_the_engine(adapter_client: Client) -> None:
+    assert adapter_client.query("SELECT {s:String}, {n:UInt8} + 1", parameters={"s": "it's", "n": 41}).result_rows \
         == [("it's", 42)]
 
 
-def test_errors_carry_the_engines_code(client: Client) -> None:
+def test_errors_carry_the_engines_code(adapter_client: Client) -> None:
     with pytest.raises(DatabaseError, match="UNKNOWN_TABLE") as raised:
-        client.query("SELECT * FROM no_such_table")
+        adapter_client.query("SELECT * FROM no_such_table")
     assert "code: 60" in str(raised.value)
 
 
-def test_a_wrong_key_is_refused(settings: ClickHouseSettings) -> None:
-    wrong = settings.model_copy(update={"clickhouse_dsn": settings.clickhouse_dsn.replace(KEY, "not-the-key")})
+def test_a_wrong_key_is_refused(adapter_settings: ClickHouseSettings) -> None:
+    dsn = adapter_settings.clickhouse_dsn.replace(KEY, "not-the-key")
+    wrong = adapter_settings.model_copy(update={"clickhouse_dsn": dsn})
     with pytest.raises(DatabaseError, match="516"):
         connect(wrong)
 
 
-def test_plain_http_as_curl_sends_it(adapter_url: str, settings: ClickHouseSettings) -> None:
+def test_plain_http_as_curl_sends_it(adapter_url: str, adapter_settings: ClickHouseSettings) -> None:
     auth = ("default", KEY)
-    database = {"database": settings.clickhouse_database}
+    database = {"database": adapter_settings.clickhouse_database}
     assert httpx.get(f"{adapter_url}ping").text == "Ok.\n"
     httpx.post(adapter_url, params=database, auth=auth,
                content=b"CREATE TABLE curl (n UInt32, s String) ENGINE = MergeTree ORDER BY n").raise_for_status()
@@ -145,15 +146,15 @@ def test_only_an_insert_reports_written_rows(adapter_url: str) -> None:
     assert '"written_rows":"0"' in answer.headers["x-clickhouse-summary"]
 
 
-def test_array_parameters_are_bound_by_the_engine(client: Client) -> None:
+def test_array_parameters_are_bound_by_the_engine(adapter_client: Client) -> None:
     ids = [uuid.uuid4() for _ in range(3)]
-    assert client.query("SELECT length({ids:Array(UUID)}), has({ids:Array(UUID)}, {one:UUID})",
-                        parameters={"ids": [str(i) for i in ids], "one": str(ids[1])}).result_rows == [(3, 1)]
+    assert adapter_client.query("SELECT length({ids:Array(UUID)}), has({ids:Array(UUID)}, {one:UUID})",
+                                parameters={"ids": [str(i) for i in ids], "one": str(ids[1])}).result_rows == [(3, 1)]
 
 
-def test_the_sink_rechecks_republished_events_through_it(client: Client) -> None:
+def test_the_sink_rechecks_republished_events_through_it(adapter_client: Client) -> None:
     rows = rows_of(300, offset=5_000)
-    ClickHouseSink(client, max_backoff_s=1).write_now(rows)
-    again = ClickHouseSink(client, max_backoff_s=1)
+    ClickHouseSink(adapter_client, max_backoff_s=1).write_now(rows)
+    again = ClickHouseSink(adapter_client, max_backoff_s=1)
     again.write_now(rows, recheck_events=set(rows.data[1]))
     assert again.duplicates_skipped == 900 and again.rows_written == 0

@@ -20,7 +20,7 @@ from stream.sink import ClickHouseSink, refuses_rows
 from stream.split import Source
 from tests.fixtures import example
 from tests.property.test_contract_properties import json_values, logs
-from tests.property.test_fastpath import event_ids
+from tests.property.test_quick_validate import event_ids
 
 
 @pytest.fixture(scope="module")

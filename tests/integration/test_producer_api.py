@@ -5,41 +5,27 @@ from __future__ import annotations
 import gzip
 import time
 import uuid
-from collections.abc import Iterator
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from logstream.kafka import ensure_topics
 from producer_api.app import create_app
 from producer_api.settings import ProducerSettings
 from tests.fixtures import README_EXAMPLE, example
 from tests.support import consume_all, free_port, success_examples
 
-
-@pytest.fixture(scope="module")
-def topic(broker: str) -> str:
-    name = f"raw-producer-{uuid.uuid4().hex[:8]}"
-    ensure_topics(ProducerSettings(kafka_bootstrap_servers=broker, raw_topic=name))
-    return name
+PRODUCER_SETTINGS = {"max_body_bytes": 64 * 1024}
 
 
-@pytest.fixture(scope="module")
-def client(broker: str, topic: str) -> Iterator[TestClient]:
-    settings = ProducerSettings(kafka_bootstrap_servers=broker, raw_topic=topic, max_body_bytes=64 * 1024)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
-        yield test_client
+def post(producer_client: TestClient, body: bytes, content_type: str = "application/json", **headers: str):
+    return producer_client.post("/v1/logs", content=body, headers={"content-type": content_type, **headers})
 
 
-def post(client: TestClient, body: bytes, content_type: str = "application/json", **headers: str):
-    return client.post("/v1/logs", content=body, headers={"content-type": content_type, **headers})
-
-
-def test_202_after_the_broker_acked_and_the_record_is_the_log_plus_event_id(client: TestClient, broker: str,
+def test_202_after_the_broker_acked_and_the_record_is_the_log_plus_event_id(producer_client: TestClient, broker: str,
                                                                              topic: str) -> None:
     user = f"u-{uuid.uuid4()}"
-    response = post(client, orjson.dumps(example(userId=user)))
+    response = post(producer_client, orjson.dumps(example(userId=user)))
     assert response.status_code == 202
     body = response.json()
     assert body["logs"] == 1 and body["actions"] == 3
@@ -50,18 +36,18 @@ def test_202_after_the_broker_acked_and_the_record_is_the_log_plus_event_id(clie
     assert {k: value[k] for k in README_EXAMPLE} == example(userId=user)
 
 
-def test_an_array_gives_one_record_per_log(client: TestClient) -> None:
-    response = post(client, orjson.dumps([README_EXAMPLE] * 3))
+def test_an_array_gives_one_record_per_log(producer_client: TestClient) -> None:
+    response = post(producer_client, orjson.dumps([README_EXAMPLE] * 3))
     assert response.status_code == 202
     assert response.json()["logs"] == 3 and len(set(response.json()["eventIds"])) == 3
 
 
-def test_invalid_logs_are_400_with_every_problem_and_nothing_is_published(client: TestClient, broker: str,
+def test_invalid_logs_are_400_with_every_problem_and_nothing_is_published(producer_client: TestClient, broker: str,
                                                                           topic: str) -> None:
     marker = f"bad-{uuid.uuid4()}"
     bad = example(userId=marker)
     bad["actions"][0]["properties"].pop("locationX")
-    response = post(client, orjson.dumps([example(userId=marker), bad, {"userId": marker}]))
+    response = post(producer_client, orjson.dumps([example(userId=marker), bad, {"userId": marker}]))
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -82,31 +68,31 @@ def test_invalid_logs_are_400_with_every_problem_and_nothing_is_published(client
     (orjson.dumps([README_EXAMPLE] * 200), "application/json", 413, "payload_too_large"),
     (gzip.compress(orjson.dumps(README_EXAMPLE)), "application/json", 400, "invalid_json"),
 ])
-def test_bad_bodies(client: TestClient, body: bytes, content_type: str, status: int, code: str) -> None:
-    response = post(client, body, content_type)
+def test_bad_bodies(producer_client: TestClient, body: bytes, content_type: str, status: int, code: str) -> None:
+    response = post(producer_client, body, content_type)
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == code
-    # a keyed request takes the FastAPI route, a plain one the fast lane: the same answer
-    keyed = post(client, body, content_type, **{"Idempotency-Key": f"k-{uuid.uuid4()}"})
+    # with an Idempotency-Key: the same refusal, before the key is looked at
+    keyed = post(producer_client, body, content_type, **{"Idempotency-Key": f"k-{uuid.uuid4()}"})
     assert (keyed.status_code, keyed.json()) == (response.status_code, response.json())
 
 
-def test_a_charset_parameter_or_json_suffix_is_fine(client: TestClient) -> None:
-    assert post(client, orjson.dumps(README_EXAMPLE), "application/json; charset=utf-8").status_code == 202
-    assert post(client, orjson.dumps(README_EXAMPLE), "application/vnd.logstream+json").status_code == 202
+def test_a_charset_parameter_or_json_suffix_is_fine(producer_client: TestClient) -> None:
+    assert post(producer_client, orjson.dumps(README_EXAMPLE), "application/json; charset=utf-8").status_code == 202
+    assert post(producer_client, orjson.dumps(README_EXAMPLE), "application/vnd.logstream+json").status_code == 202
 
 
-def test_unknown_route_and_method_are_problems_not_500(client: TestClient) -> None:
+def test_unknown_route_and_method_are_problems_not_500(producer_client: TestClient) -> None:
     # this producer has no query service behind it, so it forwards nothing
-    assert client.get("/nowhere").json()["code"] == "not_found"
-    response = client.get("/v1/logs")
+    assert producer_client.get("/nowhere").json()["code"] == "not_found"
+    response = producer_client.get("/v1/logs")
     assert response.status_code == 405 and response.headers["content-type"] == "application/problem+json"
 
 
-def test_every_endpoint_has_an_example_in_the_openapi_document(client: TestClient) -> None:
+def test_every_endpoint_has_an_example_in_the_openapi_document(producer_client: TestClient) -> None:
     # this producer has no query service behind it: its document holds its own operations alone
-    document = client.get("/openapi.json").json()
+    document = producer_client.get("/openapi.json").json()
     routes = [(path, method, operation) for path, methods in document["paths"].items()
               for method, operation in methods.items()]
     assert {path for path, _, _ in routes} >= {"/v1/logs", "/api/v1/log", "/testusers", "/logs/", "/readyz"}

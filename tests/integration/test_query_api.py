@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
-from query_api.app import create_app
-from query_api.settings import QuerySettings
-from tests.support import store_records
 
 BASE = "2018-10-18T21:37:{:02d}-06:00"
 
@@ -31,40 +25,29 @@ LOGS = [
     # twenty actions at the same instant: pagination must order ties by actionId
     log("carol", "s3", [("2018-10-20T00:00:00.125Z", "CLICK", {"locationX": i, "locationY": i}) for i in range(20)]),
 ]
+QUERY_RECORDS = LOGS  # stored before the module's first test (tests/integration/conftest.py)
 
 
-@pytest.fixture(scope="module")
-def settings(chdb_dir: Path) -> QuerySettings:
-    return QuerySettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=f"q_{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture(scope="module")
-def client(settings: QuerySettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
-        store_records(settings, LOGS)
-        yield test_client
-
-
-def actions(client: TestClient, **params: object) -> list[dict]:
-    response = client.get("/v1/actions", params=params)
+def actions(query_client: TestClient, **params: object) -> list[dict]:
+    response = query_client.get("/v1/actions", params=params)
     assert response.status_code == 200, response.text
     return response.json()["actions"]
 
 
-def test_times_come_back_exactly_as_sent(client: TestClient) -> None:
-    found = actions(client, userId="alice")
+def test_times_come_back_exactly_as_sent(query_client: TestClient) -> None:
+    found = actions(query_client, userId="alice")
     assert found[0]["time"] == "2018-10-18T21:37:28-06:00" and found[0]["type"] == "CLICK"
     assert sorted((a["time"], a["type"]) for a in found[1:]) == [
         ("2018-10-18T21:37:30-06:00", "NAVIGATE"), ("2018-10-18T21:37:30-06:00", "VIEW")]
     assert found[0]["properties"] == {"locationX": 0, "locationY": 11}
-    bob = actions(client, userId="bob")
+    bob = actions(query_client, userId="bob")
     assert [a["time"] for a in bob] == ["2018-10-19T03:37:29Z", "2018-10-19T09:07:31+05:30"]
     assert bob[0]["properties"] == {"locationX": 1.5, "locationY": -2, "extra": [1]}
-    assert actions(client, userId="carol")[0]["time"] == "2018-10-20T00:00:00.125Z"
+    assert actions(query_client, userId="carol")[0]["time"] == "2018-10-20T00:00:00.125Z"
 
 
-def test_ordered_by_time_then_action_id(client: TestClient) -> None:
-    found = actions(client, limit=1000)
+def test_ordered_by_time_then_action_id(query_client: TestClient) -> None:
+    found = actions(query_client, limit=1000)
     assert len(found) == 25
     keys = [a["time"] for a in found[:5]]
     assert keys[0] == "2018-10-18T21:37:28-06:00"
@@ -72,28 +55,28 @@ def test_ordered_by_time_then_action_id(client: TestClient) -> None:
     assert len(carol) == 20 and len(set(carol)) == 20
 
 
-def test_from_is_inclusive_and_to_exclusive(client: TestClient) -> None:
+def test_from_is_inclusive_and_to_exclusive(query_client: TestClient) -> None:
     at = "2018-10-19T03:37:29Z"
-    assert [a["userId"] for a in actions(client, **{"from": at, "to": "2018-10-19T03:37:29.001Z"})] == ["bob"]
+    assert [a["userId"] for a in actions(query_client, **{"from": at, "to": "2018-10-19T03:37:29.001Z"})] == ["bob"]
     # 21:37:28-06:00 is 03:37:28Z: alice's click, not bob's click at `at`, nor alice's 03:37:30Z actions
-    assert [a["userId"] for a in actions(client, **{"from": "2018-10-18T21:37:28-06:00", "to": at})] == ["alice"]
-    assert len(actions(client, **{"from": "2018-10-18T21:37:28-06:00", "to": "2018-10-19T03:37:30Z"})) == 2
+    assert [a["userId"] for a in actions(query_client, **{"from": "2018-10-18T21:37:28-06:00", "to": at})] == ["alice"]
+    assert len(actions(query_client, **{"from": "2018-10-18T21:37:28-06:00", "to": "2018-10-19T03:37:30Z"})) == 2
     # bounds in another offset: 03:37:29Z to 03:37:32Z
-    found = actions(client, **{"from": "2018-10-19T09:07:29+05:30", "to": "2018-10-19T09:07:32+05:30"})
+    found = actions(query_client, **{"from": "2018-10-19T09:07:29+05:30", "to": "2018-10-19T09:07:32+05:30"})
     assert [a["userId"] for a in found] == ["bob", "alice", "alice", "bob"]
 
 
-def test_type_filter_takes_a_list_in_any_case(client: TestClient) -> None:
-    assert {a["type"] for a in actions(client, type="view,Navigate", limit=100)} == {"VIEW", "NAVIGATE"}
-    assert len(actions(client, type="VIEW", limit=100)) == 2
+def test_type_filter_takes_a_list_in_any_case(query_client: TestClient) -> None:
+    assert {a["type"] for a in actions(query_client, type="view,Navigate", limit=100)} == {"VIEW", "NAVIGATE"}
+    assert len(actions(query_client, type="VIEW", limit=100)) == 2
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 7, 24, 25, 26])
-def test_pagination_never_skips_or_repeats(client: TestClient, limit: int) -> None:
-    everything = actions(client, limit=1000)
+def test_pagination_never_skips_or_repeats(query_client: TestClient, limit: int) -> None:
+    everything = actions(query_client, limit=1000)
     seen, cursor = [], None
     while True:
-        response = client.get("/v1/actions", params={"limit": limit, **({"cursor": cursor} if cursor else {})})
+        response = query_client.get("/v1/actions", params={"limit": limit, **({"cursor": cursor} if cursor else {})})
         body = response.json()
         assert len(body["actions"]) <= limit
         seen += body["actions"]
@@ -103,8 +86,8 @@ def test_pagination_never_skips_or_repeats(client: TestClient, limit: int) -> No
     assert seen == everything
 
 
-def test_logs_groups_actions_per_session(client: TestClient) -> None:
-    body = client.get("/v1/logs", params={"type": "CLICK,VIEW", "to": "2018-10-20T00:00:00Z"}).json()
+def test_logs_groups_actions_per_session(query_client: TestClient) -> None:
+    body = query_client.get("/v1/logs", params={"type": "CLICK,VIEW", "to": "2018-10-20T00:00:00Z"}).json()
     assert [(g["userId"], g["sessionId"], [a["type"] for a in g["actions"]]) for g in body["logs"]] == [
         ("alice", "s1", ["CLICK", "VIEW"]), ("bob", "s2", ["CLICK", "VIEW"])]
 
@@ -118,26 +101,26 @@ def test_logs_groups_actions_per_session(client: TestClient) -> None:
     ({"limit": "ten"}, "query.limit"),
     ({"from": "2018-10-20T00:00:00Z", "to": "2018-10-19T00:00:00Z"}, "from"),
 ])
-def test_bad_parameters_are_400_problems(client: TestClient, params: dict, path: str) -> None:
+def test_bad_parameters_are_400_problems(query_client: TestClient, params: dict, path: str) -> None:
     for route in ("/v1/actions", "/v1/logs"):
-        response = client.get(route, params=params)
+        response = query_client.get(route, params=params)
         assert response.status_code == 400, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["errors"][0]["path"] == path
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJhIiwiYiJd", "e30"])
-def test_bad_cursor_is_400(client: TestClient, cursor: str) -> None:
-    response = client.get("/v1/actions", params={"cursor": cursor})
+def test_bad_cursor_is_400(query_client: TestClient, cursor: str) -> None:
+    response = query_client.get("/v1/actions", params={"cursor": cursor})
     assert response.status_code == 400 and response.json()["code"] == "invalid_cursor"
 
 
-def test_values_never_become_sql(client: TestClient) -> None:
-    assert actions(client, userId="alice' OR 1=1 --") == []
-    assert actions(client, sessionId="s1\\' OR '1'='1") == []
+def test_values_never_become_sql(query_client: TestClient) -> None:
+    assert actions(query_client, userId="alice' OR 1=1 --") == []
+    assert actions(query_client, sessionId="s1\\' OR '1'='1") == []
 
 
-def test_readiness_checks_clickhouse_and_migrations(client: TestClient) -> None:
-    body = client.get("/readyz").json()
+def test_readiness_checks_clickhouse_and_migrations(query_client: TestClient) -> None:
+    body = query_client.get("/readyz").json()
     assert body == {"ready": True, "checks": {"clickhouse": {"ok": True, "detail": "reachable"},
                                               "migrations": {"ok": True, "detail": "applied"}}}

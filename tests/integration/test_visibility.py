@@ -7,30 +7,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from logstream.kafka import ensure_topics
 from producer_api.app import create_app as create_producer
 from producer_api.settings import ProducerSettings
-from query_api.app import create_app as create_query
-from query_api.settings import QuerySettings
 from tests.fixtures import example
-from tests.support import Service, consume_all, free_port, store_records
+from tests.support import Service, consume_all, free_port
 
 STORED = str(uuid.uuid4())
 LOG = orjson.dumps({**example(userId="visible"), "eventId": STORED})
-
-
-@pytest.fixture(scope="module")
-def query(chdb_dir: Path) -> Iterator[TestClient]:
-    settings = QuerySettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=f"v_{uuid.uuid4().hex[:8]}")
-    with TestClient(create_query(settings), raise_server_exceptions=False) as client:
-        store_records(settings, [LOG])
-        yield client
+QUERY_RECORDS = [LOG]
 
 
 def visible(client: TestClient, event_id: str, actions: int, timeout_ms: int = 0) -> dict:
@@ -41,29 +30,22 @@ def visible(client: TestClient, event_id: str, actions: int, timeout_ms: int = 0
     return response.json()
 
 
-def test_visibility_counts_every_action_of_the_events(query: TestClient) -> None:
-    assert visible(query, STORED, 3) == {"visible": True, "expected": 3, "found": 3}
-    assert visible(query, STORED, 4)["visible"] is False  # a fourth action was never stored
+def test_visibility_counts_every_action_of_the_events(query_client: TestClient) -> None:
+    assert visible(query_client, STORED, 3) == {"visible": True, "expected": 3, "found": 3}
+    assert visible(query_client, STORED, 4)["visible"] is False  # a fourth action was never stored
     started = time.monotonic()
-    assert visible(query, str(uuid.uuid4()), 1, timeout_ms=300) == {"visible": False, "expected": 1, "found": 0}
+    assert visible(query_client, str(uuid.uuid4()), 1, timeout_ms=300) == {"visible": False, "expected": 1, "found": 0}
     assert 0.3 <= time.monotonic() - started < 5
 
 
-def test_the_registry_is_idempotent(query: TestClient) -> None:
+def test_the_registry_is_idempotent(query_client: TestClient) -> None:
     user = f"registered-{uuid.uuid4()}"
-    assert query.get("/internal/users/registered", params={"userId": user}).json() == {"registered": False}
+    assert query_client.get("/internal/users/registered", params={"userId": user}).json() == {"registered": False}
     for _ in range(2):
-        assert query.post("/internal/users", json={"userIds": [user, user]}).json() == {"registered": 1}
-    assert query.get("/internal/users/registered", params={"userId": user}).json() == {"registered": True}
-    assert query.get("/internal/users/registered", params={"userId": user + "' OR 1=1 --"}).json() == {
+        assert query_client.post("/internal/users", json={"userIds": [user, user]}).json() == {"registered": 1}
+    assert query_client.get("/internal/users/registered", params={"userId": user}).json() == {"registered": True}
+    assert query_client.get("/internal/users/registered", params={"userId": user + "' OR 1=1 --"}).json() == {
         "registered": False}
-
-
-@pytest.fixture(scope="module")
-def topic(broker: str) -> str:
-    name = f"raw-visibility-{uuid.uuid4().hex[:8]}"
-    ensure_topics(ProducerSettings(kafka_bootstrap_servers=broker, raw_topic=name))
-    return name
 
 
 def post(client: TestClient, path: str, body: object) -> object:

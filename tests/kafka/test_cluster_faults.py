@@ -18,13 +18,13 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from bench.loadgen import run_load
 from embedded.apache_kafka import Cluster
-from logstream.bench.loadgen import run_load
 from logstream.clickhouse import embedded_http_dsn
-from tests.conftest import stack_env, start_cluster
+from tests.conftest import start_cluster
 from tests.e2e.workers import Worker, assert_exactly, expected_ids, records, stream_status
 from tests.fixtures import example
-from tests.support import Service, all_actions, free_port, produce_raw, wait_until
+from tests.support import Service, all_actions, free_port, produce_raw, stack_env, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 T = TypeVar("T")

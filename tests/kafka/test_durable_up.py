@@ -10,9 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import stack_env
 from tests.fixtures import example
-from tests.support import Service, all_actions, consume_all, free_port, wait_until
+from tests.support import Service, all_actions, consume_all, free_port, stack_env, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 

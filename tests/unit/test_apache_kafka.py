@@ -31,7 +31,7 @@ def test_an_old_java_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_up_without_java_refuses_with_one_error_line(command: str, tmp_path: Path) -> None:
     env = {**os.environ, "LOGSTREAM_BROKER": "apache", "PATH": str(Path(sys.executable).parent)}
     env.pop("JAVA_HOME", None)
-    result = subprocess.run([sys.executable, "-m", "logstream.cli", command], env=env, cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "cli.main", command], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import uuid
+
 import orjson
 import pytest
 
 from stream import batch
 from stream.split import Columns, Source, action_id_of, event_id_of
-from tests.fixtures import README_EXAMPLE
+from tests.fixtures import README_EXAMPLE, example
 
 
 def source(offset: int) -> Source:
@@ -63,3 +65,12 @@ def test_a_dead_letter_keeps_the_first_bytes_of_a_huge_original() -> None:
     letter = DeadLetter("too_large", [], source(4), None, b"y" * (MAX_LETTER_BYTES + 10))
     assert letter.payload() == b"y" * MAX_LETTER_BYTES
     assert dict(letter.headers())[TRUNCATED_HEADER] == str(MAX_LETTER_BYTES + 10).encode()
+
+
+def test_a_republished_record_in_its_originals_batch_adds_no_action_twice() -> None:
+    original = orjson.dumps(example(eventId=str(uuid.uuid4())))
+    other = orjson.dumps(example(eventId=str(uuid.uuid4())))
+    built = batch.build([(None, original, Source("raw", 0, 0)), (None, other, Source("raw", 0, 1)),
+                         (None, original, Source("raw", 0, 2))], republished=frozenset({(0, 2)}))
+    assert len(built.rows) == 6 and len(set(built.rows.data[0])) == 6
+    assert built.rows.data[11] == [0, 0, 0, 1, 1, 1]  # the original's rows are the ones kept

@@ -196,3 +196,16 @@ def test_the_error_header_is_always_sendable() -> None:
     [value] = error_header("invalid_logs", "time is not ISO 8601: 'a\x00b\x7f\x1f\u202e\U0001f600\r\nc'").values()
     assert all(" " <= c <= "~" for c in value)
     assert value == "invalid_logs: time is not ISO 8601: 'a?b? ?? c'"  # \x1f is whitespace to str.split
+
+
+@pytest.mark.parametrize("package", ["producer_api.compat", "query_api.compat"])
+def test_each_service_lists_every_compatibility_route_in_one_place(package: str) -> None:
+    """compat/__init__.py's ROUTES names every route its router serves, with the module answering it."""
+    import importlib
+
+    from logstream.security import routes_of
+
+    compat = importlib.import_module(package)
+    assert sorted(routes_of(compat.router)) == sorted(compat.ROUTES)
+    for (method, path), module in compat.ROUTES.items():
+        assert (method, path) in routes_of(module.router), (method, path, module.__name__)

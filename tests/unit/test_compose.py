@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -52,7 +53,7 @@ def test_kafka_is_kraft_and_advertises_what_the_services_bootstrap_from() -> Non
     kafka = {k: str(v) for k, v in SERVICES["kafka"]["environment"].items()}
     assert "controller" in kafka["KAFKA_PROCESS_ROLES"] and "broker" in kafka["KAFKA_PROCESS_ROLES"]
     advertised = kafka["KAFKA_ADVERTISED_LISTENERS"].split("//", 1)[1]
-    for service in ("producer", "stream", "query"):
+    for service in ("producer", "stream"):  # the query service reads ClickHouse alone
         assert env(service)["LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS"] == advertised
     assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
 
@@ -86,6 +87,15 @@ def test_the_image_finds_the_specs() -> None:
     assert "LOGSTREAM_TOPICS_SPEC=/app/infra/kafka/topics.yaml" in dockerfile
     assert "LOGSTREAM_MIGRATIONS_DIR=/app/infra/clickhouse" in dockerfile
     assert "COPY infra ./infra" in dockerfile
+
+
+def test_the_image_holds_every_package_but_the_benchmarks() -> None:
+    """pyproject's packages are what the image copies, bench/ excepted (and ignored)."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert {p for p in packages if f"COPY {p} ./{p}" in dockerfile} == packages - {"bench"}
+    assert "bench" in (ROOT / ".dockerignore").read_text().split()
 
 
 def test_keys_are_on_and_must_be_given() -> None:

@@ -14,8 +14,8 @@ from logstream.contract import (
     validate_logs,
     validate_record,
 )
-from logstream.fastpath import log_actions, valid_action_count
 from logstream.limits import MAX_ACTIONS_PER_LOG, MAX_DEPTH, MAX_PROPERTIES, MAX_STRING_LENGTH
+from logstream.quick_validate import log_actions, valid_action_count
 from stream import batch
 from stream.split import Source
 from tests.fixtures import example

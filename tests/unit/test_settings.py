@@ -28,7 +28,7 @@ def test_topic_defaults_match_the_spec() -> None:
     ("query", "LOGSTREAM_QUERY_SERVE_CLICKHOUSE", "true"),  # without an internal key to ask for
 ])
 def test_a_bad_variable_refuses_to_boot_with_one_line_naming_it(command: str, variable: str, value: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "logstream.cli", command], env={**os.environ, variable: value},
+    result = subprocess.run([sys.executable, "-m", "cli.main", command], env={**os.environ, variable: value},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

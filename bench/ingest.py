@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 import orjson
 
-from logstream.bench import ceilings
-from logstream.bench.loadgen import percentile, run_load
-from logstream.bench.procstats import peak_rss_mb, rss_file_mb
-from logstream.bench.progress import Progress
-from logstream.bench.stack import Stack
+from bench import ceilings
+from bench.loadgen import percentile, run_load
+from bench.procstats import peak_rss_mb, rss_file_mb
+from bench.stack import Stack
 from logstream.contract import LogIn
+from logstream.progress import Progress
 
 SAMPLE: dict[str, Any] = LogIn.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
 

@@ -3,7 +3,7 @@ with no model objects, for the hot paths (the producer's 202 and the stream's sp
 
 It may refuse what the contract accepts (rare shapes, e.g. an eventId not in canonical form); the
 callers then ask the contract itself, which also lists every problem. It never accepts what the
-contract refuses: tests/property/test_fastpath.py holds the two to that.
+contract refuses: tests/property/test_quick_validate.py holds the two to that.
 """
 
 from __future__ import annotations

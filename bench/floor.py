@@ -1,5 +1,5 @@
 """The HTTP floor: a plain uvicorn route that reads the body and answers 202, served the same way
-as the producer. `python -m logstream.bench.floor PORT`."""
+as the producer. `python -m bench.floor PORT`."""
 
 from __future__ import annotations
 

@@ -26,15 +26,14 @@ from typing import Literal
 import httpx
 from pydantic import Field
 
-from embedded import apache_kafka
-from logstream import spool
-from logstream.broker import BrokerError, host_port, port_in_use, start_broker
+from embedded import apache_kafka, spool
+from embedded.broker import BrokerError, host_port, port_in_use, start_broker
+from embedded.chdb_owner import ChdbOwnerSettings
+from embedded.process import child_popen, stop
 from logstream.clickhouse import embedded_http_dsn
 from logstream.kafka import ensure_topics
-from logstream.process import child_popen, stop
 from logstream.settings import KafkaSettings
 from producer_api.settings import ProducerSettings
-from query_api.settings import QuerySettings
 
 log = logging.getLogger("logstream.up")
 # How long a broker may take to stop on SIGTERM (Apache Kafka's controlled shutdown flushes its log).
@@ -50,9 +49,9 @@ class BrokerSettings(KafkaSettings):
     kafka_heap_mb: int = Field(512, ge=128, le=16_384)
 
 
-class UpSettings(ProducerSettings, QuerySettings, BrokerSettings):
+class UpSettings(ProducerSettings, ChdbOwnerSettings, BrokerSettings):
     embedded_broker: bool = True
-    # Where a stop saves what the memory-only broker holds undrained, for the next start (logstream.spool).
+    # Where a stop saves what the memory-only broker holds undrained, for the next start (embedded.spool).
     spool_dir: Path = Path("data") / "spool"
     # The stream worker in a process of its own (false: inside the query process, which owns chDB).
     up_stream_process: bool = True
@@ -117,7 +116,7 @@ def run_broker(settings: BrokerSettings) -> int:
 
 
 def _spawn(args: list[str], extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return child_popen([sys.executable, "-m", "logstream.cli", *args], env={**os.environ, **extra_env})
+    return child_popen([sys.executable, "-m", "cli.main", *args], env={**os.environ, **extra_env})
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], what: str, stopping: threading.Event,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from logstream.bench.common import machine, percentile, say
+from bench.common import machine, percentile, say
 
 DESCRIPTION = "read API latency (p50/p95) over a seeded dataset, next to the same SQL run directly"
 TARGET_MS = 20.0

@@ -42,18 +42,39 @@ def letters(settings: StreamSettings, timeout: float = 5.0) -> Iterator[Any]:
         consumer.close()
 
 
+def archived(settings: StreamSettings) -> Iterator[Any]:
+    """Every dead letter kept in the archive, of every broker life (stream.dlq_archive)."""
+    from logstream.clickhouse import connect
+    from stream.dlq_archive import archived_letters
+
+    client = connect(settings)
+    try:
+        yield from archived_letters(client)
+    finally:
+        client.close()
+
+
+def letter_id(message: Any) -> str:
+    """`P:O` in the dead-letter topic, or `P:O@L` for a letter from the archive."""
+    return getattr(message, "letter", None) or f"{message.partition()}:{message.offset()}"
+
+
 def describe(message: Any) -> dict[str, Any]:
     headers = {k: v.decode(errors="replace") for k, v in (message.headers() or [])}
     errors = orjson.loads(headers.get(ERRORS_HEADER, "[]"))
-    return {"letter": f"{message.partition()}:{message.offset()}", "reason": headers.get(REASON_HEADER),
+    return {"letter": letter_id(message), "reason": headers.get(REASON_HEADER),
             "source": headers.get(SOURCE_HEADER), "failedAt": headers.get(FAILED_AT_HEADER), "errors": errors,
             "bytes": int(headers.get(TRUNCATED_HEADER, len(message.value() or b""))),
             "truncated": TRUNCATED_HEADER in headers}
 
 
+def source(settings: StreamSettings, args: argparse.Namespace) -> Iterator[Any]:
+    return archived(settings) if args.archive else letters(settings)
+
+
 def cmd_list(settings: StreamSettings, args: argparse.Namespace) -> int:
     shown = 0
-    for message in letters(settings):
+    for message in source(settings, args):
         letter = describe(message)
         if args.reason and letter["reason"] != args.reason:
             continue
@@ -70,10 +91,10 @@ def cmd_list(settings: StreamSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def find(settings: StreamSettings, wanted: set[str]) -> dict[str, Any]:
+def find(settings: StreamSettings, args: argparse.Namespace, wanted: set[str]) -> dict[str, Any]:
     found = {}
-    for message in letters(settings):
-        key = f"{message.partition()}:{message.offset()}"
+    for message in source(settings, args):
+        key = letter_id(message)
         if key in wanted:
             found[key] = message
             if len(found) == len(wanted):
@@ -85,7 +106,7 @@ def find(settings: StreamSettings, wanted: set[str]) -> dict[str, Any]:
 
 
 def cmd_show(settings: StreamSettings, args: argparse.Namespace) -> int:
-    message = find(settings, {args.letter})[args.letter]
+    message = find(settings, args, {args.letter})[args.letter]
     letter = describe(message)
     value = message.value() or b""
     try:
@@ -109,8 +130,8 @@ def redrive_value(message: Any, value: bytes) -> bytes:
 def cmd_redrive(settings: StreamSettings, args: argparse.Namespace) -> int:
     if args.value_file and len(args.letters) != 1:
         raise SystemExit("logstream dlq: --value-file fixes one letter at a time")
-    chosen = find(settings, set(args.letters)) if args.letters else {
-        f"{m.partition()}:{m.offset()}": m for m in letters(settings)}
+    chosen = find(settings, args, set(args.letters)) if args.letters else {
+        letter_id(m): m for m in source(settings, args)}
     producer = Producer({**producer_config(settings), "linger.ms": 5})
     sent = refused = 0
     for key, message in sorted(chosen.items()):
@@ -138,14 +159,18 @@ def cmd_redrive(settings: StreamSettings, args: argparse.Namespace) -> int:
 
 def main(argv: list[str], settings: StreamSettings) -> int:
     parser = argparse.ArgumentParser(prog="logstream dlq", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--archive", action="store_true",
+                        help="read the letters kept in ClickHouse (every broker life) instead of the topic")
     commands = parser.add_subparsers(dest="command", required=True)
-    listing = commands.add_parser("list", help="one line per dead letter")
+    listing = commands.add_parser("list", help="one line per dead letter", parents=[common])
     listing.add_argument("--reason", choices=["unparseable", "schema_violation", "too_large"])
     listing.add_argument("--limit", type=int, default=1000)
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    show = commands.add_parser("show", help="one dead letter: its reason, problems and original record")
-    show.add_argument("letter", help="PARTITION:OFFSET, as `list` prints it")
-    redrive = commands.add_parser("redrive", help="re-validate and send back to the raw topic")
+    show = commands.add_parser("show", help="one dead letter: its reason, problems and original record",
+                               parents=[common])
+    show.add_argument("letter", help="PARTITION:OFFSET (or P:O@L from the archive), as `list` prints it")
+    redrive = commands.add_parser("redrive", help="re-validate and send back to the raw topic", parents=[common])
     redrive.add_argument("letters", nargs="*", help="PARTITION:OFFSET ... (default: every dead letter)")
     redrive.add_argument("--value-file", help="send this fixed JSON instead of the letter's original bytes")
     redrive.add_argument("--dry-run", action="store_true", help="validate only; publish nothing")

@@ -11,7 +11,7 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
-from logstream.process import child_popen
+from embedded.process import child_popen
 
 
 class BrokerError(RuntimeError):

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 
-from logstream.bench.procstats import Tracked, children, cmdline
+from bench.procstats import Tracked, children, cmdline
+from embedded.process import child_popen, stop
+from embedded.supervisor import UpSettings, wait_ready
 from logstream.clickhouse import embedded_http_dsn
-from logstream.process import child_popen, stop
-from logstream.supervisor import UpSettings, wait_ready
 
 # A command line's role: the first marker it contains.
-ROLES = {"tansu": "broker", "--with-stream": "query+stream", "logstream.cli query": "query",
-         "logstream.cli stream": "stream", "logstream.cli producer": "producer"}
+ROLES = {"tansu": "broker", "--with-stream": "query+stream", "cli.main query": "query",
+         "cli.main stream": "stream", "cli.main producer": "producer"}
 
 
 def role_of(command_line: str) -> str | None:
@@ -51,7 +51,7 @@ class Stack:
                "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "LOGSTREAM_LOG_LEVEL": "WARNING",
                "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{self.workdir}/clickhouse"}
         log = (self.workdir / "stack.log").open("ab")
-        self.process = child_popen([sys.executable, "-m", "logstream.cli", "up"], env=env, stdout=log,
+        self.process = child_popen([sys.executable, "-m", "cli.main", "up"], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
         if UpSettings().up_stream_process:

@@ -1,6 +1,6 @@
 """The ceiling of the stream worker: a Faust agent that does nothing with `take(1000)` batches.
 
-Run as `python -m logstream.bench.empty_agent BOOTSTRAP TOPIC GROUP COUNT`; prints one JSON line
+Run as `python -m bench.empty_agent BOOTSTRAP TOPIC GROUP COUNT`; prints one JSON line
 with the records it consumed and the seconds from its first batch to its last."""
 
 from __future__ import annotations

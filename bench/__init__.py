@@ -7,6 +7,7 @@ heavy imports stay inside run() so that `logstream --help` stays fast.
 from __future__ import annotations
 
 TARGETS = {
-    "ingest": "logstream.bench.ingest",
-    "query": "logstream.bench.query",
+    "ingest": "bench.ingest",
+    "query": "bench.query",
+    "replay": "bench.replay",
 }

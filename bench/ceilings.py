@@ -18,10 +18,10 @@ import orjson
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from logstream.bench.loadgen import run_load
-from logstream.bench.stack import free_port
-from logstream.process import child_popen, stop
-from logstream.supervisor import wait_ready
+from bench.loadgen import run_load
+from bench.stack import free_port
+from embedded.process import child_popen, stop
+from embedded.supervisor import wait_ready
 
 
 def log_record(i: int, sample: dict) -> bytes:
@@ -45,7 +45,7 @@ def raw_produce(bootstrap: str, topic: str, records: list[bytes]) -> float:
 
 
 def empty_agent(bootstrap: str, topic: str, count: int) -> float:
-    out = subprocess.run([sys.executable, "-m", "logstream.bench.empty_agent", bootstrap, topic,
+    out = subprocess.run([sys.executable, "-m", "bench.empty_agent", bootstrap, topic,
                           f"empty-{uuid.uuid4().hex[:6]}", str(count)], capture_output=True, text=True,
                          timeout=900, check=True).stdout
     seen = orjson.loads(out.strip().splitlines()[-1])
@@ -53,20 +53,21 @@ def empty_agent(bootstrap: str, topic: str, count: int) -> float:
 
 
 def stream_worker(bootstrap: str, topic: str, count: int, workdir: Path, progress: Callable[[str], None],
-                  dsn: str | None = None) -> float:
+                  dsn: str | None = None, database: str | None = None, timeout_s: float = 900) -> float:
     """Records/s of the real stream worker (`logstream stream`) over the same records, into a database of
-    its own: on the engine at `dsn` (the stack's, as `up` runs the worker), else in-process chDB."""
+    its own (`database`, or a new name): on the engine at `dsn` (the stack's, as `up` runs the worker),
+    else in-process chDB."""
     port, run = free_port(), uuid.uuid4().hex[:6]
     env = {**os.environ, "LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "LOGSTREAM_RAW_TOPIC": topic,
            "LOGSTREAM_DLQ_TOPIC": f"{topic}.dlq", "LOGSTREAM_STREAM_GROUP": f"worker-{run}",
            "LOGSTREAM_STREAM_PORT": str(port), "LOGSTREAM_LOG_LEVEL": "WARNING",
            "LOGSTREAM_CLICKHOUSE_DSN": dsn or f"chdb://{workdir}/ceiling-clickhouse-{run}",
-           "LOGSTREAM_CLICKHOUSE_DATABASE": f"ceiling_{run}"}
-    process = child_popen([sys.executable, "-m", "logstream.cli", "stream"], env=env,
+           "LOGSTREAM_CLICKHOUSE_DATABASE": database or f"ceiling_{run}"}
+    process = child_popen([sys.executable, "-m", "cli.main", "stream"], env=env,
                           stdout=(workdir / "ceiling-stream.log").open("ab"), stderr=subprocess.STDOUT)
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", process, "the stream worker", threading.Event(), timeout=120)
-        deadline = time.monotonic() + 900
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             status = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["checks"]["stream"]
             progress(f"stream worker ceiling run: {status['records']:,}/{count:,} records")
@@ -80,7 +81,7 @@ def stream_worker(bootstrap: str, topic: str, count: int, workdir: Path, progres
 
 def http_floor(body: bytes, *, connections: int, duration_s: float) -> float:
     port = free_port()
-    process = child_popen([sys.executable, "-m", "logstream.bench.floor", str(port)], stdout=subprocess.DEVNULL,
+    process = child_popen([sys.executable, "-m", "bench.floor", str(port)], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     try:
         wait_ready(f"http://127.0.0.1:{port}/docs", process, "the HTTP floor", threading.Event(), timeout=30)

@@ -19,8 +19,8 @@ from logstream.contract import (
     validate_logs,
     validate_record,
 )
-from logstream.fastpath import REQUIRED, log_actions
 from logstream.limits import MAX_ACTIONS_PER_LOG, MAX_DEPTH, MAX_PROPERTIES, MAX_STRING_LENGTH
+from logstream.quick_validate import REQUIRED, log_actions
 from stream.split import Columns, Source
 from tests.property.test_contract_properties import json_values, logs, sent_times
 

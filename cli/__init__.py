@@ -1,0 +1,1 @@
+"""The `logstream` command: parses arguments and calls down into the layers below."""
