@@ -19,6 +19,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from logstream.contract import InvalidLogError, validate_record
 from logstream.kafka import REPUBLISHED_HEADER, producer_config
+from logstream.schemas import PRODUCER, RAW_SCHEMA
+from logstream.schemas import headers as record_headers
 from stream.dlq import ERRORS_HEADER, FAILED_AT_HEADER, REASON_HEADER, SOURCE_HEADER, TRUNCATED_HEADER
 from stream.settings import StreamSettings
 from stream.split import ID_NAMESPACE
@@ -144,7 +146,8 @@ def cmd_redrive(settings: StreamSettings, args: argparse.Namespace) -> int:
             continue
         if not args.dry_run:
             producer.produce(settings.raw_topic, record, message.key(),
-                             headers=[(REPUBLISHED_HEADER, b"1"), ("logstream-redriven-from", key.encode())])
+                             headers=record_headers(RAW_SCHEMA, f"{PRODUCER} dlq-redrive",
+                                                    extra={REPUBLISHED_HEADER: "1", "logstream-redriven-from": key}))
         sent += 1
         if sent % 1000 == 0:
             print(f"redriven {sent} ...", file=sys.stderr)

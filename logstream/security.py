@@ -32,7 +32,9 @@ INTERNAL_KEY_HEADER = "X-Logstream-Internal-Key"
 # any user name, the internal key as password).
 CLICKHOUSE_PATH = "/clickhouse/"
 POLICY = "per-key"
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+# /metrics: counts and latencies only (no user data), as /readyz shows; open to a scraper as health is
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc",
+                          "/openapi.json"})
 
 
 class Access(enum.Enum):

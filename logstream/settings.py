@@ -33,6 +33,14 @@ class BaseConfig(BaseSettings):
 
 class LoggingSettings(BaseConfig):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # json: one JSON object a line (time, level, logger, message, request_id), for a log pipeline
+    log_format: Literal["text", "json"] = "text"
+
+
+class MetricsSettings(BaseConfig):
+    """Prometheus metrics (logstream.metrics): GET /metrics and the HTTP request families."""
+
+    metrics_enabled: bool = True
 
 
 class ContractSettings(BaseConfig):
@@ -81,11 +89,17 @@ class HotRoutesSettings(BaseConfig):
     hot_routes: bool = True
 
 
-class KafkaSettings(BaseConfig):
+class TopicSpecSettings(BaseConfig):
+    # The topic spec; the topics' JSON Schemas (schemas/) and AsyncAPI document live beside it.
+    topics_spec: Path = REPO_ROOT / "infra" / "kafka" / "topics.yaml"
+
+
+class KafkaSettings(TopicSpecSettings):
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
     raw_topic: str = Field("logstream.logs.raw.v1", min_length=1)
     dlq_topic: str = Field("logstream.logs.dlq.v1", min_length=1)
-    topics_spec: Path = REPO_ROOT / "infra" / "kafka" / "topics.yaml"
+    # One record per stored action, published by the stream (logstream.schemas, docs/topics.md).
+    actions_topic: str = Field("logstream.actions.v1", min_length=1)
     # Group joins on the embedded broker wait about session.timeout / 2 (EMBEDDED.md).
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
 

@@ -12,11 +12,11 @@ from confluent_kafka import KafkaException
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.cors import CORSMiddleware
 
-from logstream import __version__, openapi, problems
+from logstream import __version__, logs, metrics, openapi, problems
 from logstream.contract import LogIn
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.kafka import broker_reachable, ensure_topics
@@ -24,8 +24,9 @@ from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
 from producer_api import compat, routes
 from producer_api.errors import IngestError
-from producer_api.gateway import Upstreams, forwarding_router
+from producer_api.gateway import Upstreams, forwarding_router, process_up
 from producer_api.idempotency import IdempotencyStore
+from producer_api.metrics import FAMILIES, QUEUE_DEPTH, IngestAnswers
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
 
@@ -50,6 +51,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         await ensure_topics_or_warn(settings)
         app.state.publisher = Publisher(settings)
         app.state.publisher.start()
+        QUEUE_DEPTH.set_function(app.state.publisher.queue_depth)
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
         app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
         try:
@@ -88,12 +90,27 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="logstream API")
 
+    if settings.metrics_enabled:
+        @app.get(metrics.METRICS_PATH, include_in_schema=False)
+        async def metrics_of_every_process(request: Request) -> Response:
+            """This process's metrics; under `logstream up`, every process's, each with its `process` label."""
+            own = metrics.exposition()
+            upstream = await request.app.state.upstreams.metrics()
+            if not upstream:
+                return Response(own, media_type=metrics.CONTENT_TYPE)
+            every = metrics.merge({"producer": own.decode() + process_up(1), **upstream})
+            return Response(every, media_type=metrics.CONTENT_TYPE)
+
     if settings.query_url:
         app.include_router(forwarding_router())  # last: only what nothing above matched
     # innermost: inside the guard that protect() adds
     app.add_middleware(HotRoutes, routes=[hot_route(routes.router, "POST", routes.INGEST_PATH)],
                        enabled=settings.hot_routes)
     protect(app, settings)
+    app.add_middleware(logs.RequestIds)  # outside the guard: its refusals carry the id too
+    if settings.metrics_enabled:  # outermost: refusals by the guard are answers too
+        metrics.register(*FAMILIES)
+        metrics.install(app, on_answer=IngestAnswers(frozenset(routes_of(routes.router, compat.router))), serve=False)
     return app
 
 
@@ -108,7 +125,8 @@ def protect(app: FastAPI, settings: ProducerSettings) -> None:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Content-Encoding",
                                           "Idempotency-Key"],
-                           expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy", "Logstream-Error"],
+                           expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy", "Logstream-Error",
+                                           "X-Request-Id"],
                            max_age=600)
 
 

@@ -3,6 +3,7 @@ health to the stream service), so the whole documented API lives on one base URL
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
 
+from logstream.logs import current_header
 from logstream.security import CLICKHOUSE_PATH, INTERNAL_KEY_HEADER
 from producer_api.errors import UpstreamUnavailableError
 
@@ -57,6 +59,21 @@ class Upstreams:
                 checks[name] = {"ok": False, "detail": f"{name} service unreachable: {exc.__class__.__name__}"}
         return checks
 
+    async def metrics(self) -> dict[str, str]:
+        """Each upstream's /metrics text by process name (`query`, `stream`), with `logstream_process_up`
+        added: 1 if it answered, 0 (and nothing else from it) if not."""
+        async def scrape(base: str) -> str:
+            try:
+                response = await self.client.get(f"{base}/metrics", timeout=5.0)
+                response.raise_for_status()
+            except httpx.HTTPError:
+                return process_up(0)
+            return response.text + process_up(1)
+
+        upstreams = [(name, base) for name, base in (("query", self.query_url), ("stream", self.stream_url)) if base]
+        texts = await asyncio.gather(*(scrape(base) for _, base in upstreams))
+        return {name: text for (name, _), text in zip(upstreams, texts, strict=True)}
+
     async def openapi(self) -> dict[str, Any] | None:
         if self._openapi is None and self.query_url is not None:
             try:
@@ -74,7 +91,7 @@ class Upstreams:
             raise UpstreamUnavailableError("this deployment has no query service (LOGSTREAM_QUERY_URL)")
         try:
             response = await self.client.request(method, f"{self.query_url}{path}", json=json, params=params,
-                                                 headers=self._internal, timeout=timeout)
+                                                 headers={**self._internal, **current_header()}, timeout=timeout)
             if response.status_code != 200:
                 raise UpstreamUnavailableError(f"the query service answered {response.status_code} to {path}: "
                                                f"{response.text[:200]}", headers={"Retry-After": "1"})
@@ -105,6 +122,11 @@ class Upstreams:
         out_headers = {k: v for k, v in response.headers.items() if k.lower() not in NOT_RELAYED_BACK}
         return StreamingResponse(response.aiter_raw(), status_code=response.status_code, headers=out_headers,
                                  background=BackgroundTask(response.aclose))
+
+
+def process_up(value: int) -> str:
+    return ("# HELP logstream_process_up Whether the process answered the front door's scrape\n"
+            f"# TYPE logstream_process_up gauge\nlogstream_process_up {value}\n")
 
 
 class AnyPathConvertor(Convertor[str]):

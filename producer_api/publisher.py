@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -18,6 +19,9 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from logstream.kafka import producer_config
+from logstream.schemas import RAW_SCHEMA, ROUTE_HEADER
+from logstream.schemas import headers as record_headers
+from producer_api import metrics
 from producer_api.broker_memory import BrokerMemory
 from producer_api.errors import BrokerUnavailableError, QueueFullError
 from producer_api.limits import record_value
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BUSY_POLL_S = 0.001
 IDLE_POLL_S = 1.0
+INGEST_ROUTE = "POST /v1/logs"
 
 
 def records_for(documents: list[dict[str, Any]], received_at: datetime, max_record_bytes: int,
@@ -93,27 +98,28 @@ class Publisher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
 
-    async def publish(self, records: Sequence[tuple[bytes, bytes]],
-                      headers: list[tuple[str, bytes]] | None = None) -> None:
-        """Returns once the broker acknowledged every (key, value); raises a 503 error otherwise."""
+    async def publish(self, records: Sequence[tuple[bytes, bytes]], headers: list[tuple[str, bytes]] | None = None,
+                      route: str = INGEST_ROUTE, actions: int = 0) -> None:
+        """Returns once the broker acknowledged every (key, value) (counted as accepted logs, with their
+        `actions`); raises a 503 error otherwise. Each record carries the raw schema's headers, the route
+        that accepted it, then `headers`."""
         self._broker_memory.check()
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
         loop = asyncio.get_running_loop()
         delivery = _Delivery(loop.create_future(), len(records))
         produce, topic = self._producer.produce, self._topic
+        headers = [*_headers_of(route), *headers] if headers else _headers_of(route)
         try:
             for key, value in records:
-                if headers:
-                    produce(topic, value, key, on_delivery=delivery, headers=headers)
-                else:
-                    produce(topic, value, key, on_delivery=delivery)
+                produce(topic, value, key, on_delivery=delivery, headers=headers)
         except (BufferError, KafkaException) as exc:
             # Checked above, so only a burst between checks gets here; what was queued still goes
             # out, and a client that retries gets new eventIds.
             raise QueueFullError(f"the producer's queue is full: {exc}", headers=self._retry_after) from exc
         self._in_flight += 1
         self._wake.set()
+        started = loop.time()
         # librdkafka fails each record after message.timeout.ms; this timer is only a safety net.
         timer = loop.call_later(self._settings.publish_timeout_ms / 1000 + 5, _expire, delivery.future)
         try:
@@ -127,6 +133,12 @@ class Publisher:
         if delivery.error is not None:
             raise BrokerUnavailableError(f"the broker did not acknowledge the logs: {delivery.error.str()}",
                                          headers=self._retry_after)
+        metrics.PUBLISH_SECONDS.observe(loop.time() - started)
+        metrics.LOGS_ACCEPTED.inc(amount=len(records))
+        metrics.ACTIONS_ACCEPTED.inc(amount=actions)
+
+    def queue_depth(self) -> int:
+        return len(self._producer)
 
     async def close(self, timeout: float = 10.0) -> None:
         if self._poller is not None:
@@ -136,6 +148,11 @@ class Publisher:
         left = await asyncio.to_thread(self._producer.flush, timeout)
         if left:
             log.error("%d records were not acknowledged before shutdown", left)
+
+
+@functools.cache
+def _headers_of(route: str) -> list[tuple[str, bytes]]:
+    return record_headers(RAW_SCHEMA, extra={ROUTE_HEADER: route})
 
 
 def _expire(future: asyncio.Future[None]) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from logstream.contract import InvalidLogError, LogIn, future_bound, validate_logs
 from logstream.quick_validate import valid_action_count
 from logstream.responses import JSONBytesResponse
-from producer_api import idempotency
+from producer_api import idempotency, metrics
 from producer_api.body import read_json
 from producer_api.errors import InvalidLogsError
 from producer_api.gateway import Upstreams
@@ -141,7 +141,7 @@ async def read_logs(request: Request, settings: ProducerSettings) -> Logs:
 async def publish(logs: Logs, publisher: Publisher, max_record_bytes: int) -> dict[str, Any]:
     """Publishes the logs with new eventIds; returns the 202's body once the broker acked them all."""
     records, event_ids = records_for(logs.documents, logs.received_at, max_record_bytes)
-    await publisher.publish(records)
+    await publisher.publish(records, actions=logs.actions)
     return {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}
 
 
@@ -155,6 +155,7 @@ async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher:
         if entry is not None and entry.digest != digest:
             raise IdempotencyKeyReusedError("this Idempotency-Key was sent with other logs; use a new key")
         if entry is not None and entry.state == "done":
+            metrics.REPLAYS.inc()
             return {**orjson.loads(entry.response), "replayed": True}
         if entry is not None and entry.age_ms < store.pending_stale_ms:
             raise IdempotencyInProgressError("the first request with this key is still being published",
@@ -165,7 +166,7 @@ async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher:
         else:  # its first attempt died between reserving the key and answering: publish again, flagged
             event_ids = entry.event_ids
         records, _ = records_for(logs.documents, logs.received_at, max_record_bytes, event_ids)
-        await publisher.publish(records, headers=REPUBLISHED if entry is not None else None)
+        await publisher.publish(records, headers=REPUBLISHED if entry is not None else None, actions=logs.actions)
         body = {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}
         await store.record(key, digest, event_ids, "done", orjson.dumps(body).decode())
         return body

@@ -8,12 +8,13 @@ from logstream.settings import (
     HotRoutesSettings,
     KafkaSettings,
     KeySettings,
+    MetricsSettings,
     Port,
     split_commas,
 )
 
 
-class ProducerSettings(KafkaSettings, ContractSettings, KeySettings, HotRoutesSettings):
+class ProducerSettings(KafkaSettings, ContractSettings, KeySettings, HotRoutesSettings, MetricsSettings):
     host: str = "127.0.0.1"
     port: Port = 8000
     # Bytes on the wire (413 payload_too_large), and what a gzip body may inflate to (413 decompressed_too_large).

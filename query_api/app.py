@@ -10,13 +10,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from logstream import __version__, openapi, problems
+from logstream import __version__, logs, metrics, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, query_access
-from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats
+from query_api import compat, export, faults, idempotency, internal, routes, sessions, stats, topic_schemas
 from query_api.errors import QueryError
+from query_api.metrics import FAMILIES
 from query_api.settings import QuerySettings
 from query_api.store import Store
 
@@ -49,6 +50,7 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.include_router(compat.router)
     app.include_router(internal.router)
     app.include_router(idempotency.router)
+    app.include_router(topic_schemas.router)
     if settings.query_fault_injection:
         app.include_router(faults.router)
     app.add_middleware(HotRoutes, routes=[hot_route(stats.router, "GET", stats.TIMESERIES_PATH)],
@@ -57,6 +59,10 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
                        internal_key=settings.internal_key)
     openapi.install(app, keys=bool(settings.write_keys or settings.read_keys))
+    app.add_middleware(logs.RequestIds)  # the front door's id, sent with what it forwards
+    if settings.metrics_enabled:  # outermost
+        metrics.register(*FAMILIES)
+        metrics.install(app)
 
     @app.get("/healthz", summary="The process is alive",
              responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import StreamingResponse
 
 from logstream.contract import EARLIEST_TIME, LATEST_TIME
+from query_api import metrics
 from query_api.deps import PROBLEMS, FilterDep, SettingsDep, StoreDep
 from query_api.errors import ResultTooLargeError
 from query_api.filters import ActionFilter
@@ -124,9 +125,13 @@ async def export_actions(
               "max_result_rows": settings.query_export_max_rows, "result_overflow_mode": "throw"}
 
     def body() -> Any:
-        if format == "csv":
-            yield CSV_HEADER
-        yield from store.stream(statements, limits)
+        metrics.EXPORTS_IN_PROGRESS.inc()
+        try:
+            if format == "csv":
+                yield CSV_HEADER
+            yield from store.stream(statements, limits)
+        finally:
+            metrics.EXPORTS_IN_PROGRESS.dec()
 
     return StreamingResponse(body(), media_type=MEDIA_TYPES[format],
                              headers={"Content-Disposition": f'attachment; filename="actions.{format}"'})

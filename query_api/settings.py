@@ -2,10 +2,17 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from logstream.settings import ClickHouseSettings, HotRoutesSettings, KeySettings, Port
+from logstream.settings import (
+    ClickHouseSettings,
+    HotRoutesSettings,
+    KeySettings,
+    MetricsSettings,
+    Port,
+    TopicSpecSettings,
+)
 
 
-class QuerySettings(ClickHouseSettings, KeySettings, HotRoutesSettings):
+class QuerySettings(TopicSpecSettings, ClickHouseSettings, KeySettings, HotRoutesSettings, MetricsSettings):
     """The query API's settings. A process that hosts more than the query API (the embedded
     default's chDB owner) composes its own class above this one (embedded/chdb_owner.py)."""
 

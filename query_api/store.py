@@ -10,6 +10,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from query_api import metrics
 from query_api.errors import ClickHouseUnavailableError, QueryError, QueryTimeoutError, ResultTooLargeError
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ TIMEOUT_CODE = 159
 def classify(exc: ClickHouseError) -> QueryError:
     """The one mapping of driver errors to API errors."""
     code = getattr(exc, "code", None)
+    metrics.count_error(code)
     if code in RESULT_TOO_LARGE_CODES:
         return ResultTooLargeError("the answer is larger than the configured limits: narrow the range or add filters")
     if code == TIMEOUT_CODE:
@@ -44,9 +46,11 @@ class Store:
 
     def _rows(self, sql: str, parameters: dict[str, Any], settings: dict[str, Any]) -> list[tuple[Any, ...]]:
         try:
-            return self.client.query(sql, parameters=parameters, settings=settings).result_rows
+            result = self.client.query(sql, parameters=parameters, settings=settings)
         except ClickHouseError as exc:
             raise classify(exc) from exc
+        metrics.count_result(result)
+        return result.result_rows
 
     def stream(self, statements: Iterable[tuple[str, dict[str, Any]]], settings: dict[str, Any]) -> Iterator[bytes]:
         """The first column (bytes, one line per row) of each statement in turn, a block at a time, on a
@@ -60,7 +64,8 @@ class Store:
                                                       query_formats={"String": "bytes"}) as blocks:
                     for block in blocks:
                         yield b"".join(block[0])
-        except ClickHouseError:
+        except ClickHouseError as exc:
+            metrics.count_error(getattr(exc, "code", None))
             log.exception("an export stopped mid-stream; the response ends without its last chunk")
             raise
         finally:

@@ -17,6 +17,8 @@ from faust.types import EventT
 from logstream.contract import Problem
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch as batches
+from stream import metrics
+from stream.actions_topic import ActionsTopic
 from stream.archive import Archive, Record, headers_of
 from stream.dlq import DeadLetter, DeadLetters
 from stream.retry import until_done
@@ -33,9 +35,10 @@ class BatchProcessor:
 
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
                  max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
-                 archive: Archive | None = None):
+                 archive: Archive | None = None, actions: ActionsTopic | None = None):
         self.sink = sink
         self.archive = archive
+        self.actions = actions
         self._max_record_bytes = max_record_bytes
         self.dead_letters = dead_letters
         self._max_backoff_s = max_backoff_s
@@ -45,6 +48,7 @@ class BatchProcessor:
         self.first_batch_wall = 0.0  # epoch seconds, for rates measured across processes
         self.last_batch_wall = 0.0
         self.records = 0
+        self.positions: dict[tuple[str, int], int] = {}  # the offset after the last record processed
 
     async def process(self, events: Sequence[EventT]) -> None:
         self.in_flight = True
@@ -57,6 +61,15 @@ class BatchProcessor:
         finally:
             self.in_flight = False
         self.records += len(events)
+        metrics.RECORDS_CONSUMED.inc(len(events))
+        metrics.BATCHES.inc()
+        metrics.BATCH_RECORDS.observe(len(events))
+        positions = self.positions
+        for event in events:
+            message = event.message
+            key = (message.topic, message.partition)
+            if message.offset >= positions.get(key, 0):
+                positions[key] = message.offset + 1
         self.last_batch_at = time.monotonic()
         self.last_batch_wall = time.time()
         self.first_batch_wall = self.first_batch_wall or self.last_batch_wall
@@ -82,6 +95,8 @@ class BatchProcessor:
             refusals = await self.sink.write(batch.rows, batch.recheck_events)
             if refusals:
                 await self.dead_letters.send(unstorable_letters(refusals, events))
+            if self.actions is not None:  # every stored row, those stored by an earlier attempt too
+                await self.actions.publish(batch.rows, [refusal.source for refusal in refusals])
 
 
 def unstorable_letters(refusals: Sequence[Refusal], events: Sequence[EventT]) -> list[DeadLetter]:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from logstream import __version__
+from logstream import __version__, metrics
 from logstream.clickhouse import migrate
 from logstream.responses import JSONBytesResponse
 from stream.settings import StreamSettings
@@ -40,4 +40,6 @@ def create_app(settings: StreamSettings) -> FastAPI:
         return JSONBytesResponse({"ready": stream["ok"], "checks": {"stream": stream}},
                               status_code=200 if stream["ok"] else 503)
 
+    if settings.metrics_enabled:
+        metrics.install(app)
     return app

@@ -12,6 +12,9 @@ from confluent_kafka import KafkaError, Producer
 
 from logstream.contract import Problem
 from logstream.kafka import producer_config
+from logstream.schemas import DLQ_SCHEMA, STREAM_PRODUCER
+from logstream.schemas import headers as record_headers
+from stream import metrics
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.split import Source
@@ -37,6 +40,7 @@ class DeadLetter:
     def headers(self) -> list[tuple[str, bytes]]:
         source = f"{self.source.topic}/{self.source.partition}/{self.source.offset}"
         headers = [
+            *record_headers(DLQ_SCHEMA, STREAM_PRODUCER, "application/octet-stream"),
             (REASON_HEADER, self.reason.encode()),
             (ERRORS_HEADER, orjson.dumps([p.as_dict() for p in self.problems])[:16_384]),
             (SOURCE_HEADER, source.encode()),
@@ -77,6 +81,8 @@ class DeadLetters:
             await until_done(lambda: asyncio.to_thread(archive.write_letters_now, letters),
                              what="dead-letter archive insert", max_backoff_s=self._max_backoff_s)
         self.sent += len(letters)
+        for letter in letters:
+            metrics.DEAD_LETTERS.labels(letter.reason).inc()
 
     def _send_once(self, letters: list[DeadLetter]) -> None:
         failures: list[KafkaError] = []

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from stream.metrics import RETRIES
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ async def until_done(attempt: Callable[[], Awaitable[T]], *, what: str, max_back
             return await attempt()
         except Exception as exc:  # every failure is retried; none is swallowed: each is logged
             failures += 1
+            RETRIES.labels(what, exc.__class__.__name__).inc()
             if on_failure is not None:
                 on_failure(exc)
             log.warning("%s failed (attempt %d), retrying in %.1f s: %s", what, failures, backoff, exc)

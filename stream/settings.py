@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from logstream.settings import ClickHouseSettings, ContractSettings, KafkaSettings, Port
+from logstream.settings import ClickHouseSettings, ContractSettings, KafkaSettings, MetricsSettings, Port
 
 
-class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings):
+class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings, MetricsSettings):
     stream_group: str = Field("logstream-stream", min_length=1)
     stream_batch_size: int = Field(10_000, ge=1, le=200_000)
     stream_batch_within_s: float = Field(0.2, gt=0, le=60)
@@ -25,6 +25,8 @@ class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings):
     # topic forever (then replay reads it with --source topic).
     archive_enabled: bool = True
     stream_retry_max_backoff_s: float = Field(5.0, gt=0, le=300)
+    # Publish every stored action to LOGSTREAM_ACTIONS_TOPIC (at least once; docs/topics.md).
+    stream_publish_actions: bool = True
     # Standalone `logstream stream` serves /healthz and /readyz here.
     stream_host: str = "127.0.0.1"
     stream_port: Port = 8002

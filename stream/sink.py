@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
+from stream import metrics
 from stream.retry import until_done
 from stream.split import COLUMNS, Columns, Source
 
@@ -117,6 +118,7 @@ class ClickHouseSink:
             before = len(columns)
             columns = columns.without(stored)
             self.duplicates_skipped += before - len(columns)
+            metrics.DUPLICATES_SKIPPED.inc(before - len(columns))
         written_before = self.rows_written
         refusals = self._insert(columns) if len(columns) else []
         first = " ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(first_offsets.items()))
@@ -126,6 +128,7 @@ class ClickHouseSink:
         return refusals
 
     def _insert(self, columns: Columns) -> list[Refusal]:
+        started = time.perf_counter()
         try:
             self._client.insert("actions", columns.data, column_names=COLUMNS, column_oriented=True)
         except Exception as exc:
@@ -133,7 +136,10 @@ class ClickHouseSink:
             if not refuses_rows(exc):
                 raise
             return self._isolate(columns, f"{exc.__class__.__name__}: {exc}"[:2000])
+        metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
         self.rows_written += len(columns)
+        metrics.ROWS_INSERTED.inc(len(columns))
+        metrics.observe_freshness(columns.data[8], columns.data[10], columns.data[11])
         return []
 
     def _isolate(self, columns: Columns, message: str) -> list[Refusal]:

@@ -10,6 +10,9 @@ from typing import Any
 
 from logstream.clickhouse import connect
 from logstream.kafka import ensure_topics, topic_id
+from logstream.metrics import register
+from stream import metrics
+from stream.actions_topic import ActionsTopic
 from stream.agents import BatchProcessor, create_faust_app
 from stream.archive import Archive
 from stream.dlq import DeadLetters
@@ -28,14 +31,20 @@ class StreamWorker:
                           max_backoff_s=backoff) if settings.archive_enabled else None
         self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=backoff),
                                         DeadLetters(settings, archive), backoff,
-                                        settings.stream_max_record_bytes, settings.max_future, archive)
+                                        settings.stream_max_record_bytes, settings.max_future, archive,
+                                        ActionsTopic(settings) if settings.stream_publish_actions else None)
         self.app = create_faust_app(settings, self.processor)
         self.started_at = 0.0
+        if settings.metrics_enabled:
+            register(*metrics.FAMILIES)
+        self._unregister_lag = None
 
     async def start(self) -> None:
         await asyncio.to_thread(ensure_topics, self.settings)
         await self.app.start()
         self.started_at = time.monotonic()
+        if self.settings.metrics_enabled:
+            self._unregister_lag = metrics.register_lag(metrics.ConsumerLag(self.offsets))
         log.info("stream worker consuming %s as group %s", self.settings.raw_topic, self.settings.stream_group)
 
     def status(self) -> dict[str, Any]:
@@ -49,7 +58,25 @@ class StreamWorker:
                 "rows_written": sink.rows_written, "duplicates_skipped": sink.duplicates_skipped,
                 "dead_letters": self.processor.dead_letters.sent,
                 "archived": self.processor.archive.archived if self.processor.archive else None,
+                "actions_published": self.processor.actions.sent if self.processor.actions else 0,
+                "actions_too_large": self.processor.actions.too_large if self.processor.actions else 0,
                 "first_batch_at": self.processor.first_batch_wall, "last_batch_at": self.processor.last_batch_wall}
+
+    def offsets(self) -> list[tuple[str, int, int | None, int]]:
+        """(topic, partition, committed, end) of each assigned partition (stream.metrics.ConsumerLag)."""
+        if not self.started_at:
+            return []
+        consumer = self.app.consumer
+        committed = consumer._committed_offset  # Faust's record of what it committed (no broker call)
+        rows = []
+        for tp in sorted(tp for tp in consumer.assignment() if tp.topic == self.settings.raw_topic):
+            try:
+                highwater = consumer.highwater(tp) or 0
+            except Exception:  # no fetch answered for it yet (or the consumer is being replaced)
+                highwater = 0
+            end = max(highwater, self.processor.positions.get((tp.topic, tp.partition), 0))
+            rows.append((tp.topic, tp.partition, committed.get(tp), end))
+        return rows
 
     async def drain(self) -> None:
         """Keep consuming until nothing arrived for stream_drain_idle_s (bounded by the timeout)."""
@@ -68,6 +95,10 @@ class StreamWorker:
         if self.settings.stream_drain_on_stop:
             await self.drain()
         await self.app.stop()
+        if self._unregister_lag is not None:
+            self._unregister_lag()
         self.processor.dead_letters.close()
+        if self.processor.actions is not None:
+            self.processor.actions.close()
         self._client.close()
         log.info("stream worker stopped")

@@ -186,3 +186,19 @@ def same_shape(answer: Any, example: Any) -> bool:
         return (isinstance(answer, list) and bool(answer) >= bool(example)
                 and all(any(same_shape(item, e) for e in example) for item in answer))
     return type(answer) is type(example)
+
+
+def headers_validator(name: str) -> Any:
+    """A JSON Schema validator for the headers of topic `name`'s records (its schema's $defs/headers),
+    to check a record's headers as a {name: UTF-8 text} object."""
+    from jsonschema import Draft202012Validator
+
+    from logstream import schemas
+
+    document = schemas.schema(name)
+    return Draft202012Validator({"$schema": document["$schema"], "$defs": document["$defs"],
+                                 "$ref": "#/$defs/headers"})
+
+
+def header_texts(message: Any) -> dict[str, str]:
+    return {key: value.decode() for key, value in message.headers() or ()}

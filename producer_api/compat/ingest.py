@@ -59,6 +59,8 @@ async def store(request: Request, logs: Sequence[LogIn], documents: list[dict[st
     state = request.app.state
     require_query_service(state.upstreams)
     records, event_ids = records_for(documents, datetime.now(UTC), state.settings.max_record_bytes)
-    await state.publisher.publish(records)
+    route = request.scope.get("route")
+    await state.publisher.publish(records, route=f"{request.method} {getattr(route, 'path', request.url.path)}",
+                                  actions=sum(len(log.actions) for log in logs))
     await wait_visible(state.upstreams, logs, event_ids, state.settings.visible_timeout_s)
     return event_ids

@@ -10,10 +10,11 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from logstream import __version__
 from producer_api.app import create_app
 from producer_api.settings import ProducerSettings
 from tests.fixtures import README_EXAMPLE, example
-from tests.support import consume_all, free_port, success_examples
+from tests.support import consume_all, free_port, header_texts, headers_validator, success_examples
 
 PRODUCER_SETTINGS = {"max_body_bytes": 64 * 1024}
 
@@ -34,6 +35,10 @@ def test_202_after_the_broker_acked_and_the_record_is_the_log_plus_event_id(prod
     assert value["eventId"] == body["eventIds"][0]
     assert value["receivedAt"].endswith("Z")
     assert {k: value[k] for k in README_EXAMPLE} == example(userId=user)
+    headers = header_texts(record)
+    assert headers_validator("logstream.logs.raw.v1").is_valid(headers)
+    assert headers == {"content-type": "application/json", "logstream.schema": "logstream.logs.raw/1",
+                       "logstream.producer": f"logstream/{__version__}", "logstream.route": "POST /v1/logs"}
 
 
 def test_an_array_gives_one_record_per_log(producer_client: TestClient) -> None:

@@ -5,6 +5,7 @@ import uuid
 import orjson
 import pytest
 
+from logstream.contract import Problem
 from stream import batch
 from stream.split import Columns, Source, action_id_of, event_id_of
 from tests.fixtures import README_EXAMPLE, example
@@ -74,3 +75,17 @@ def test_a_republished_record_in_its_originals_batch_adds_no_action_twice() -> N
                          (None, original, Source("raw", 0, 2))], republished=frozenset({(0, 2)}))
     assert len(built.rows) == 6 and len(set(built.rows.data[0])) == 6
     assert built.rows.data[11] == [0, 0, 0, 1, 1, 1]  # the original's rows are the ones kept
+
+
+def test_a_dead_letter_has_the_headers_its_schema_documents() -> None:
+    from stream.dlq import DeadLetter
+    from tests.support import headers_validator
+
+    letter = DeadLetter("schema_violation", [Problem("userId", "missing_field", "Field required")], source(5), None,
+                        b"{}")
+    headers = {name: value.decode() for name, value in letter.headers()}
+    validator = headers_validator("logstream.logs.dlq.v1")
+    assert validator.is_valid(headers), list(validator.iter_errors(headers))[:1]
+    assert headers["logstream.schema"] == "logstream.logs.dlq/1"
+    assert orjson.loads(headers["logstream.dlq.errors"]) == [
+        {"path": "userId", "code": "missing_field", "message": "Field required"}]

@@ -1,0 +1,122 @@
+"""The per-action topic (logstream.actions.v1): one record per stored action, for data teams.
+
+Published after the batch's rows are in ClickHouse and before the batch is acked, from every valid
+row of the batch, including rows the sink skipped as already stored (a re-delivery after a crash
+between the insert and this publish must still publish them). So: at least once, never missing an
+action; a repeat carries an actionId already seen (deterministic), which is how consumers drop it.
+Exactly once would need Kafka transactions, which the embedded broker does not isolate (an aborted
+transaction's records reach read_committed consumers; docs/topics.md).
+
+Key: the userId. Within a raw partition records are published in offset order, so one user's
+actions keep their order (repeats aside).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import UTC
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from logstream.contract import EPOCH, MILLISECOND, render_time
+from logstream.kafka import producer_config
+from logstream.schemas import ACTIONS_SCHEMA, STREAM_PRODUCER, headers
+from stream.retry import until_done
+from stream.settings import StreamSettings
+from stream.split import Columns, Source
+
+HEADERS = headers(ACTIONS_SCHEMA, STREAM_PRODUCER)
+# An action record is at most its raw record's size plus ids, times and source (~500 bytes).
+RECORD_MARGIN = 64 * 1024
+log = logging.getLogger(__name__)
+
+
+def _uuid_text(value: int) -> str:
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _millis_text(ms: int) -> str:
+    moment = EPOCH + ms * MILLISECOND
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def action_records(columns: Columns, skip: Iterable[Source] = ()) -> list[tuple[bytes, bytes]]:
+    """Pure: (key, value) of every row, except the rows of the records in `skip` (refused by the
+    engine, so never stored). The value is /v1/actions' object plus receivedAt and source."""
+    skipped = {(s.topic, s.partition, s.offset) for s in skip}
+    (action_ids, event_ids, users, sessions, kinds, times, offsets, properties, received, topics, partitions,
+     raw_offsets) = columns.data
+    out = []
+    for i in range(len(columns)):
+        if skipped and (topics[i], partitions[i], raw_offsets[i]) in skipped:
+            continue
+        value = {
+            "actionId": _uuid_text(action_ids[i]), "eventId": _uuid_text(event_ids[i]), "userId": users[i],
+            "sessionId": sessions[i], "type": kinds[i], "time": render_time(EPOCH + times[i] * MILLISECOND, offsets[i]),
+            "properties": orjson.Fragment(properties[i]), "receivedAt": _millis_text(received[i]),
+            "source": {"topic": topics[i], "partition": partitions[i], "offset": raw_offsets[i]},
+        }
+        out.append((users[i].encode(), orjson.dumps(value)))
+    return out
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+class ActionsTopic:
+    """Publishes action records and returns once the broker acked them all (retried until it does)."""
+
+    def __init__(self, settings: StreamSettings):
+        self.topic = settings.actions_topic
+        self._max_backoff_s = settings.stream_retry_max_backoff_s
+        largest = max(1_000_000, settings.stream_max_record_bytes + RECORD_MARGIN)
+        self._producer = Producer({**producer_config(settings), "linger.ms": 5, "compression.type": "lz4",
+                                   "message.timeout.ms": 30_000, "message.max.bytes": largest})
+        self.sent = 0
+        self.too_large = 0
+
+    async def publish(self, columns: Columns, skip: Iterable[Source] = ()) -> None:
+        records = action_records(columns, skip)
+        if records:
+            skipped = await until_done(lambda: asyncio.to_thread(self._publish_once, records),
+                                       what="actions publish", max_backoff_s=self._max_backoff_s)
+            self.sent += len(records) - skipped
+
+    def _publish_once(self, records: list[tuple[bytes, bytes]]) -> int:
+        """Returns how many records were too large to send (logged, counted in `too_large`)."""
+        failures: list[KafkaError] = []
+        skipped = 0
+
+        def on_delivery(error: KafkaError | None, _message: object) -> None:
+            if error is not None:
+                failures.append(error)
+
+        produce, topic = self._producer.produce, self.topic
+        for key, value in records:
+            while True:
+                try:
+                    produce(topic, value, key, headers=HEADERS, on_delivery=on_delivery)
+                    break
+                except BufferError:  # the local queue is full: let it drain
+                    self._producer.poll(0.05)
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                        raise
+                    # no retry can send it, and it must not stop the stream: it stays in ClickHouse
+                    skipped += 1
+                    log.error("action record of %d bytes is too large for %s; not published: %s", len(value),
+                              topic, value[:120])
+                    break
+        left = self._producer.flush(30.0)
+        if left or failures:
+            raise PublishError(f"{left} action records unsent, {len(failures)} failed: {failures[:1]}")
+        self.too_large += skipped
+        return skipped
+
+    def close(self) -> None:
+        self._producer.flush(10.0)
