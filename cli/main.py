@@ -78,10 +78,9 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 
 def cmd_broker(_: argparse.Namespace) -> None:
-    from embedded.supervisor import run_broker
-    from logstream.settings import KafkaSettings
+    from embedded.supervisor import BrokerSettings, run_broker
 
-    raise SystemExit(run_broker(load(KafkaSettings)))
+    raise SystemExit(run_broker(load(BrokerSettings)))
 
 
 def add_dlq_arguments(parser: argparse.ArgumentParser) -> None:
@@ -192,7 +191,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
     "producer": (cmd_producer, "the ingest API (POST /v1/logs) and front door"),
     "stream": (cmd_stream, "the stream worker: raw topic -> ClickHouse, invalid -> DLQ"),
     "query": (cmd_query, "the read API"),
-    "broker": (cmd_broker, "the embedded Kafka-compatible broker alone (memory storage)"),
+    "broker": (cmd_broker, "the broker alone: embedded (memory storage), or LOGSTREAM_BROKER=apache (durable)"),
     "migrate": (cmd_migrate, "apply the ClickHouse migrations not yet applied"),
     "status": (cmd_status, "one screen: rates, lag, freshness, dead letters and readiness of a running stack"),
     "dlq": (cmd_dlq, "dead letters: `dlq list`, `dlq show P:O`, `dlq redrive [P:O ...]`"),

@@ -1,6 +1,7 @@
 """`logstream up` and `logstream broker`: the embedded stack in one foreground command.
 
-Processes: the embedded broker; `logstream query` (owns the chDB directory, serves the read API
+Processes: the broker (Tansu, memory only; or with LOGSTREAM_BROKER=apache a one-node Apache Kafka
+whose log is kept under ./data/kafka); `logstream query` (owns the chDB directory, serves the read API
 and the engine on ClickHouse's HTTP interface); `logstream stream` (the stream worker, writing
 through that interface as it would to a ClickHouse server); `logstream producer` (the front door
 on the one base URL: it serves ingest itself and forwards the read routes to the query process).
@@ -20,10 +21,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Literal
 
 import httpx
+from pydantic import Field
 
-from embedded import spool
+from embedded import apache_kafka, spool
 from embedded.broker import BrokerError, host_port, port_in_use, start_broker
 from embedded.chdb_owner import ChdbOwnerSettings
 from embedded.process import child_popen, stop
@@ -33,9 +36,20 @@ from logstream.settings import KafkaSettings
 from producer_api.settings import ProducerSettings
 
 log = logging.getLogger("logstream.up")
+# How long a broker may take to stop on SIGTERM (Apache Kafka's controlled shutdown flushes its log).
+BROKER_STOP_S = {"tansu": 5.0, "apache": 60.0}
 
 
-class UpSettings(ProducerSettings, ChdbOwnerSettings):
+class BrokerSettings(KafkaSettings):
+    """Which broker `logstream up` and `logstream broker` run: the embedded Tansu (memory only), or
+    Apache Kafka from infra/kafka/apache (durable: its log under kafka_data_dir; needs Java 17)."""
+
+    broker: Literal["tansu", "apache"] = "tansu"
+    kafka_data_dir: Path = Path("data/kafka")
+    kafka_heap_mb: int = Field(512, ge=128, le=16_384)
+
+
+class UpSettings(ProducerSettings, ChdbOwnerSettings, BrokerSettings):
     embedded_broker: bool = True
     # Where a stop saves what the memory-only broker holds undrained, for the next start (embedded.spool).
     spool_dir: Path = Path("data") / "spool"
@@ -55,11 +69,23 @@ def _stop_event() -> threading.Event:
     return stopping
 
 
-def _broker(settings: KafkaSettings) -> subprocess.Popen[bytes]:
+def _apache_kafka(settings: BrokerSettings) -> subprocess.Popen[bytes]:
+    if (problem := apache_kafka.missing()) is not None:
+        raise BrokerError(f"LOGSTREAM_BROKER=apache: {problem}")
+    try:
+        node = apache_kafka.single_node(settings.kafka_bootstrap_servers, settings.kafka_data_dir,
+                                        settings.kafka_heap_mb)
+    except apache_kafka.ApacheKafkaError as exc:
+        raise BrokerError(str(exc)) from exc
+    return node.processes[1]
+
+
+def _broker(settings: BrokerSettings) -> subprocess.Popen[bytes]:
     host, port = host_port(settings.kafka_bootstrap_servers)
     if port_in_use(host, port):
         raise BrokerError(f"port {port} is taken: stop what uses it or set LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS")
-    process = start_broker(settings.kafka_bootstrap_servers)
+    apache = settings.broker == "apache"
+    process = _apache_kafka(settings) if apache else start_broker(settings.kafka_bootstrap_servers)
     for attempt in range(50):
         try:
             ensure_topics(settings, timeout=5.0)
@@ -69,11 +95,15 @@ def _broker(settings: KafkaSettings) -> subprocess.Popen[bytes]:
                 process.kill()
                 raise
             time.sleep(0.1)
-    log.info("embedded broker (memory storage) on %s", settings.kafka_bootstrap_servers)
+    if apache:
+        log.info("Apache Kafka %s (one KRaft node, log in %s) on %s", apache_kafka.pinned_version(),
+                 settings.kafka_data_dir, settings.kafka_bootstrap_servers)
+    else:
+        log.info("embedded broker (memory storage) on %s", settings.kafka_bootstrap_servers)
     return process
 
 
-def run_broker(settings: KafkaSettings) -> int:
+def run_broker(settings: BrokerSettings) -> int:
     stopping = _stop_event()
     try:
         broker = _broker(settings)
@@ -82,7 +112,7 @@ def run_broker(settings: KafkaSettings) -> int:
         return 1
     while not stopping.is_set() and broker.poll() is None:
         stopping.wait(0.2)
-    return stop(broker, 5.0)
+    return stop(broker, BROKER_STOP_S[settings.broker])
 
 
 def _spawn(args: list[str], extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -126,7 +156,8 @@ def run_up(settings: UpSettings) -> int:
 
     try:
         if settings.embedded_broker:
-            children.append(("broker", _broker(settings), 5.0))
+            children.append(("broker", _broker(settings), BROKER_STOP_S[settings.broker]))
+            # (a spool left by the memory-only broker is published again into either broker)
             if republished := spool.republish(settings, settings.spool_dir):
                 log.warning("published again %d records the last stop left undrained", republished)
         query_url = f"http://{settings.query_host}:{settings.query_port}"
@@ -146,7 +177,9 @@ def run_up(settings: UpSettings) -> int:
             start("query+stream", ["query", "--with-stream"], {**drain, **internal}, f"{query_url}/readyz",
                   stream_timeout)
         base = f"http://{settings.host}:{settings.port}"
-        broker = {"LOGSTREAM_BROKER_PID": str(children[0][1].pid)} if settings.embedded_broker else {}
+        # the memory bound is Tansu's alone: Apache Kafka keeps its log on disk, its heap is capped
+        memory_only = settings.embedded_broker and settings.broker == "tansu"
+        broker = {"LOGSTREAM_BROKER_PID": str(children[0][1].pid)} if memory_only else {}
         start("producer", ["producer"], {**upstreams, **internal, **broker}, f"{base}/healthz", 15.0)
         log.info("logstream is up: %s (API docs at %s/docs). Ctrl-C stops it.", base, base)
         while not stopping.is_set():
@@ -163,7 +196,7 @@ def run_up(settings: UpSettings) -> int:
         code = 1
     finally:
         for name, process, timeout in reversed(children):
-            if name == "broker" and process.poll() is None:
+            if name == "broker" and settings.broker == "tansu" and process.poll() is None:  # apache: durable
                 code = _spool_undrained(settings) or code
             log.info("stopping %s", name)
             stop(process, timeout)

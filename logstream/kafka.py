@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # Set by a producer on records it publishes again (an Idempotency-Key retry, a DLQ redrive): their
 # actions may be stored already, so the stream inserts only the missing ones.
 REPUBLISHED_HEADER = "logstream-republished"
+MIN_INSYNC = "min.insync.replicas"
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,28 @@ def topics_for(settings: KafkaSettings) -> list[TopicSpec]:
             for s in specs]
 
 
+def fit_to_cluster(spec: TopicSpec, brokers: int) -> TopicSpec:
+    """The spec on a cluster of `brokers`: at most one replica per broker, and min.insync.replicas at
+    most the replicas (else nothing could be written). The embedded broker and a one-node Apache Kafka
+    get one replica; a cluster of three or more gets what the spec asks."""
+    replicas = max(1, min(spec.replication_factor, brokers))
+    config = dict(spec.config)
+    if MIN_INSYNC in config:
+        config[MIN_INSYNC] = str(min(int(config[MIN_INSYNC]), replicas))
+    if replicas < spec.replication_factor:
+        log.info("topic %s: %d replica(s), not %d: the cluster has %d broker(s)", spec.name, replicas,
+                    spec.replication_factor, brokers)
+    return TopicSpec(spec.name, spec.role, spec.partitions, replicas, config)
+
+
 def ensure_topics(settings: KafkaSettings, timeout: float = 15.0) -> None:
     """Create the topics up front with their partition counts; existing ones are left alone."""
     admin = admin_client(settings)
-    existing = admin.list_topics(timeout=timeout).topics
+    metadata = admin.list_topics(timeout=timeout)
+    existing, brokers = metadata.topics, len(metadata.brokers)
     wanted = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication_factor, config=s.config)
-        for s in topics_for(settings)
+        for s in (fit_to_cluster(spec, brokers) for spec in topics_for(settings))
         if s.name not in existing
     ]
     if not wanted:

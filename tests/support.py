@@ -115,9 +115,11 @@ class Stack:
 def produce_raw(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                          "linger.ms": 5, "message.max.bytes": 4_000_000})
+    failures: list[Any] = []
     for key, value in records:
-        producer.produce(topic, value, key)
+        producer.produce(topic, value, key, on_delivery=lambda error, _m: error and failures.append(error))
     assert producer.flush(30) == 0
+    assert not failures, f"{len(failures)} records refused: {failures[0]}"
 
 
 def consume_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0) -> list[Any]:
@@ -205,9 +207,13 @@ def header_texts(message: Any) -> dict[str, str]:
 INTERNAL_KEY = "test-internal-key-0123456789"
 
 
-def start_stack(workdir: Path, internal_key: str | None = INTERNAL_KEY, **env: str) -> Stack:
-    """`logstream up` on free ports, ready (no `internal_key`: the one `up` makes); stop it with stop_stack."""
-    port, query_port, bootstrap = free_port(), free_port(), f"127.0.0.1:{free_port()}"
+def start_stack(workdir: Path, internal_key: str | None = INTERNAL_KEY, cluster: str | None = None,
+                **env: str) -> Stack:
+    """`logstream up` on free ports, ready (no `internal_key`: the one `up` makes); stop it with stop_stack.
+    With `cluster` (bootstrap servers), the same command told by settings to use it instead of a broker."""
+    port, query_port, bootstrap = free_port(), free_port(), cluster or f"127.0.0.1:{free_port()}"
+    if cluster:
+        env["LOGSTREAM_EMBEDDED_BROKER"] = "false"
     if internal_key:
         env["LOGSTREAM_INTERNAL_KEY"] = internal_key
     service = Service(["up"], stack_env(bootstrap, workdir / "data", LOGSTREAM_PORT=str(port),

@@ -21,9 +21,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """`logstream up`, the whole embedded stack as a user starts it; shared by the session's tests."""
-    running = start_stack(tmp_path_factory.mktemp("stack"))
+def stack(broker_kind: str, request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`logstream up`, the whole embedded stack as a user starts it; shared by the session's tests. On
+    Apache Kafka, the same command on the three-node cluster (tests marked also_on_apache_kafka)."""
+    cluster = request.getfixturevalue("kafka_cluster").bootstrap if broker_kind == "apache" else None
+    running = start_stack(tmp_path_factory.mktemp("stack"), cluster=cluster)
     yield running
     stop_stack(running)
 

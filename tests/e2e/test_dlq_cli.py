@@ -10,9 +10,12 @@ import uuid
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.fixtures import example
 from tests.support import Stack, all_actions, produce_raw, wait_until
+
+pytestmark = pytest.mark.also_on_apache_kafka
 
 
 def dlq(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:

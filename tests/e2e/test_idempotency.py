@@ -8,10 +8,13 @@ import uuid
 
 import httpx
 import orjson
+import pytest
 
 from logstream.security import INTERNAL_KEY_HEADER
 from tests.fixtures import example
 from tests.support import Stack, all_actions, produce_raw, wait_until
+
+pytestmark = pytest.mark.also_on_apache_kafka
 
 
 def post(stack: Stack, body: object, key: str | None) -> httpx.Response:

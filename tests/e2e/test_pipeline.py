@@ -7,9 +7,12 @@ import uuid
 
 import httpx
 import orjson
+import pytest
 
 from tests.fixtures import README_EXAMPLE, example
 from tests.support import Stack, all_actions, consume_all, produce_raw, wait_until
+
+pytestmark = pytest.mark.also_on_apache_kafka
 
 
 def post(stack: Stack, body: object, **headers: str) -> httpx.Response:

@@ -11,6 +11,8 @@ import pytest
 from tests.e2e.workers import Worker, expected_ids, records
 from tests.support import all_actions, produce_raw, wait_until
 
+pytestmark = pytest.mark.also_on_apache_kafka
+
 LOGS = 20_000
 
 

@@ -10,7 +10,9 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from logstream.settings import ENV_PREFIX, ClickHouseSettings
+from embedded.apache_kafka import Node, node_properties, pinned_version
+from logstream.kafka import fit_to_cluster, load_topic_specs
+from logstream.settings import ENV_PREFIX, ClickHouseSettings, KafkaSettings
 from producer_api.settings import ProducerSettings
 from query_api.settings import QuerySettings
 from stream.settings import StreamSettings
@@ -18,6 +20,7 @@ from stream.settings import StreamSettings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+CLUSTER = yaml.safe_load((ROOT / "docker-compose.cluster.yml").read_text())
 SETTINGS: dict[str, type[BaseSettings]] = {"producer": ProducerSettings, "stream": StreamSettings,
                                            "query": QuerySettings, "migrate": ClickHouseSettings}
 
@@ -100,3 +103,59 @@ def test_keys_are_on_and_must_be_given() -> None:
         for name in ("LOGSTREAM_WRITE_KEYS", "LOGSTREAM_READ_KEYS", "LOGSTREAM_INTERNAL_KEY"):
             assert env(service)[name] == f"${{{name}:?" + env(service)[name].split(":?", 1)[1], (service, name)
     assert "LOGSTREAM_WRITE_KEYS" not in env("stream")  # the stream serves no API
+
+
+def test_the_kafka_image_is_the_version_the_tests_run() -> None:
+    image, _, tag = SERVICES["kafka"]["image"].partition(":")
+    assert (image, tag) == ("apache/kafka", pinned_version())
+
+
+def test_kafka_is_configured_as_the_tests_configure_their_nodes() -> None:
+    """Each KAFKA_* variable of the image is a server property; those the tests' nodes also set agree
+    (listeners and paths aside), and the topics' replication fits the compose file's one broker."""
+    kafka = {k.removeprefix("KAFKA_").lower().replace("_", "."): str(v)
+             for k, v in SERVICES["kafka"]["environment"].items()}
+    brokers = sum(1 for name in SERVICES if name.startswith("kafka"))
+    ours = node_properties(Node(1, 9092, 9093, Path("/var/lib/kafka/data")), [Node(1, 9092, 9093, Path("/"))])
+    for name in ("process.roles", "controller.listener.names", "offsets.topic.replication.factor",
+                 "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                 "auto.create.topics.enable"):
+        assert kafka[name] == ours[name], name
+    for spec in load_topic_specs(KafkaSettings().topics_spec):
+        fitted = fit_to_cluster(spec, brokers)
+        assert fitted.replication_factor == min(3, brokers)
+        assert int(fitted.config.get("min.insync.replicas", "1")) <= fitted.replication_factor
+
+
+def overlaid(base: dict, override: dict) -> dict:
+    """Compose's merge of an override file: mappings merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = overlaid(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
+            else value
+    return merged
+
+
+def test_the_three_broker_file_replicates_as_the_tests_do() -> None:
+    services = overlaid(COMPOSE, CLUSTER)["services"]
+    brokers = {name: {k: str(v) for k, v in s["environment"].items()} for name, s in services.items()
+               if name.startswith("kafka")}
+    assert sorted(brokers) == ["kafka", "kafka-2", "kafka-3"]
+    assert {services[name]["image"] for name in brokers} == {f"apache/kafka:{pinned_version()}"}
+    nodes = [Node(int(env["KAFKA_NODE_ID"]), 9092, 9093, Path("/"), name) for name, env in brokers.items()]
+    advertised = []
+    for node, env in zip(nodes, brokers.values(), strict=True):
+        ours = node_properties(node, nodes)
+        kafka = {k.removeprefix("KAFKA_").lower().replace("_", "."): v for k, v in env.items()}
+        for name in ("process.roles", "controller.quorum.voters", "offsets.topic.replication.factor",
+                     "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                     "auto.create.topics.enable", "advertised.listeners"):
+            assert kafka[name] == ours[name], (node.host, name)
+        advertised.append(kafka["advertised.listeners"].split("//", 1)[1])
+    for service in ("producer", "stream", "query"):
+        assert services[service]["environment"]["LOGSTREAM_KAFKA_BOOTSTRAP_SERVERS"] == ",".join(advertised)
+    for spec in load_topic_specs(KafkaSettings().topics_spec):
+        fitted = fit_to_cluster(spec, len(brokers))
+        assert fitted.replication_factor == 3
+        assert fitted.config.get("min.insync.replicas") == ("2" if spec.role in ("raw", "dlq") else None)
+    assert set(CLUSTER["volumes"]) == {"kafka-2-data", "kafka-3-data"}

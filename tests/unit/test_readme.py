@@ -29,7 +29,10 @@ def test_the_two_commands() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^run: .*\n\t\$\(BIN\)/logstream up$", makefile, re.M)
     assert re.search(r"^test: .*\n(\t.*\n)*\t\$\(BIN\)/lint-imports\n", makefile, re.M)
-    assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+    assert "make test-kafka" in README
+    assert re.search(r"^test-kafka: .*\n\t\$\(BIN\)/pytest -m kafka$", makefile, re.M)
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("make ")]
+    assert ci == ["make test", "make test-kafka"]
 
 
 def test_the_readme_fits_on_a_few_screens() -> None:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from logstream.kafka import load_topic_specs
+from logstream.kafka import MIN_INSYNC, fit_to_cluster, load_topic_specs
 from logstream.settings import KafkaSettings
 
 
@@ -35,3 +35,15 @@ def test_a_bad_variable_refuses_to_boot_with_one_line_naming_it(command: str, va
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"logstream: invalid setting {variable}:")
+
+
+@pytest.mark.parametrize(("brokers", "replicas", "min_insync"), [(1, 1, "1"), (2, 2, "2"), (3, 3, "2"), (5, 3, "2")])
+def test_topics_get_the_spec_replication_or_as_many_replicas_as_brokers(brokers: int, replicas: int,
+                                                                         min_insync: str) -> None:
+    for spec in load_topic_specs(KafkaSettings().topics_spec):
+        if spec.role not in ("raw", "dlq"):  # the derived actions topic: 3 replicas, one must ack
+            continue
+        assert (spec.replication_factor, spec.config[MIN_INSYNC]) == (3, "2")  # what a durable cluster gets
+        fitted = fit_to_cluster(spec, brokers)
+        assert (fitted.replication_factor, fitted.config[MIN_INSYNC]) == (replicas, min_insync)
+        assert fitted.config["retention.ms"] == spec.config["retention.ms"]
