@@ -31,7 +31,6 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import chdb
 import orjson
 from clickhouse_connect.driver.binding import format_str, quote_identifier
 from starlette.applications import Starlette
@@ -102,6 +101,10 @@ class Engine:
     """A pool of connections to the chDB directory this process owns."""
 
     def __init__(self, path: str, connections: int = 4):
+        # imported here: the engine's library maps ~300 MB into every process that imports it, and
+        # the supervisor and the CLI import this module only for its settings
+        import chdb
+
         self._idle: queue.SimpleQueue[_Handle] = queue.SimpleQueue()
         for _ in range(connections):
             self._idle.put(_Handle(chdb.connect(path)))
