@@ -26,6 +26,8 @@ from prometheus_client.utils import floatToGoString
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from logstream.security import flatten_routes
+
 disable_created_metrics()  # the *_created series only double what a scrape carries
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -114,7 +116,7 @@ class Templates:
             return scope.get("root_path", "")[len(scope.get("app_root_path", "")):] + route.path
         if self._routes is None:
             self._routes = [(path, compile_path(path)[0], frozenset(getattr(r, "methods", None) or ()) or None)
-                            for path, r in _flatten(getattr(self._app, "routes", ()), "")]
+                            for path, r in flatten_routes(getattr(self._app, "routes", ()))]
         partial = None
         for template, regex, methods in self._routes:
             if regex.match(scope["path"]):
@@ -122,15 +124,6 @@ class Templates:
                     return template
                 partial = partial or template  # the path, another method (a 405)
         return partial or UNMATCHED
-
-
-def _flatten(routes: Iterable[Any], prefix: str) -> Iterable[tuple[str, Any]]:
-    for route in routes:
-        inner = getattr(route, "original_router", None)  # FastAPI includes routers lazily
-        if inner is not None:
-            yield from _flatten(inner.routes, prefix + route.include_context.prefix + inner.prefix)
-        elif hasattr(route, "path"):
-            yield prefix + route.path, route
 
 
 class HttpMetrics:

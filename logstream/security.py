@@ -198,14 +198,15 @@ def front_door_access(write_routes: Iterable[tuple[str, str]]) -> Classifier:
 
 def routes_of(*routers: Any) -> list[tuple[str, str]]:
     """(method, path) of every route of these routers, included routers' too."""
-    return [(method, path) for router in routers for path, route in _flatten(router.routes, "")
+    return [(method, path) for router in routers for path, route in flatten_routes(router.routes)
             for method in getattr(route, "methods", None) or ()]
 
 
-def _flatten(routes: Iterable[Any], prefix: str) -> Iterable[tuple[str, Any]]:
+def flatten_routes(routes: Iterable[Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """(full path, route) of every route, included routers' routes too."""
     for route in routes:
         inner = getattr(route, "original_router", None)  # FastAPI includes routers lazily
         if inner is not None:
-            yield from _flatten(inner.routes, prefix + route.include_context.prefix + inner.prefix)
+            yield from flatten_routes(inner.routes, prefix + route.include_context.prefix + inner.prefix)
         elif hasattr(route, "path"):
             yield prefix + route.path, route
