@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from bench.loadgen import run_load
@@ -52,15 +52,23 @@ def partitions_of(cluster: Cluster, topic: str) -> dict[int, tuple[int, list[int
     return {p.id: (p.leader, list(p.replicas), list(p.isrs)) for p in metadata.partitions.values()}
 
 
+# Errors of a cluster still settling after a restart, which librdkafka does not flag retriable():
+# a new leader answers ListOffsets with OFFSET_NOT_AVAILABLE until its followers have caught its
+# high watermark up.
+SETTLING = {KafkaError.OFFSET_NOT_AVAILABLE, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION,
+            KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR}
+
+
 def retrying(read: Callable[[], T], timeout: float = 60.0) -> T:
-    """`read()`, again while Kafka answers a retriable error: right after a restart a leader answers
-    ListOffsets with OFFSET_NOT_AVAILABLE until its followers have caught its high watermark up."""
+    """`read()`, again while Kafka answers a retriable error or one of a cluster still settling."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return read()
         except KafkaException as exc:
-            if not exc.args[0].retriable() or time.monotonic() > deadline:
+            error = exc.args[0]
+            settling = error.retriable() or error.code() in SETTLING
+            if not settling or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
 
