@@ -17,7 +17,7 @@ import time
 from logstream.clickhouse import connect
 from logstream.progress import Progress
 from stream.projections import derived_tables, differences
-from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, fresh_database, replay
+from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, TopicStalledError, fresh_database, replay
 from stream.settings import StreamSettings
 from stream.swap import SwapError, engine_now, swap
 
@@ -63,7 +63,10 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
     total = sum(p.records for p in source.partitions())
     progress = Progress().counter(total, "replay, records")
     started = time.perf_counter()
-    replay(source, rebuild, cursor, lambda: progress(rebuild.records, f"{rebuild.rows:,} rows"))
+    try:
+        replay(source, rebuild, cursor, lambda: progress(rebuild.records, f"{rebuild.rows:,} rows"))
+    except TopicStalledError as exc:
+        raise SystemExit(f"logstream replay: {exc}; {into} holds a partial rebuild") from None
     progress(max(rebuild.records, total), f"{rebuild.rows:,} rows")
     elapsed = time.perf_counter() - started
     say(f"replayed {rebuild.records:,} records of {len(cursor.lives)} broker life(s) into {into} in {elapsed:.1f} s "

@@ -16,6 +16,7 @@ insert per page.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -122,12 +123,20 @@ class ArchiveSource:
                 for o, t, k, v, hn, hv in zip(offsets, stamps, keys, values, names, header_values, strict=True)]
 
 
+class TopicStalledError(RuntimeError):
+    """A partition of the topic gave nothing, not even its end, for too long (no leader, a broker that
+    does not answer): the replay stops rather than pass a part of the topic off as all of it."""
+
+
 class TopicSource:
     """The raw topic from its beginning, with a consumer of its own (assigned partitions, no group
-    join, nothing committed: the live group never sees it). Read to its end once."""
+    join, nothing committed: the live group never sees it). Read once, until every partition has
+    reported its end (the fetch's high watermark: Tansu's is right, unlike its ListOffsets); a quiet
+    spell is not the end (a new leader being elected, a slow start on a loaded machine) unless it
+    outlasts `stall_s`, which is an error."""
 
-    def __init__(self, settings: StreamSettings, *, page: int = 20_000, idle_s: float = 5.0):
-        self._settings, self._page, self._idle_s = settings, page, idle_s
+    def __init__(self, settings: StreamSettings, *, page: int = 20_000, stall_s: float = 120.0):
+        self._settings, self._page, self._stall_s = settings, page, stall_s
         self.life = topic_id(settings, settings.raw_topic)
 
     def partitions(self) -> list[Partition]:
@@ -146,10 +155,16 @@ class TopicSource:
             consumer.assign([TopicPartition(topic, p, cursor.after(self.life, p) + 1 or OFFSET_BEGINNING)
                              for p in partitions])
             at_end: set[int] = set()
+            heard_at = time.monotonic()
             while len(at_end) < len(partitions):
-                messages = consumer.consume(self._page, timeout=self._idle_s)
+                messages = consumer.consume(self._page, timeout=1.0)
                 if not messages:
-                    break  # quiet for idle_s: the end, as far as this reader can tell
+                    if time.monotonic() - heard_at > self._stall_s:
+                        waiting = sorted(set(partitions) - at_end)
+                        raise TopicStalledError(f"{topic}: partition(s) {waiting} gave nothing and did not report "
+                                                f"their end for {self._stall_s:.0f} s")
+                    continue
+                heard_at = time.monotonic()
                 records = []
                 for message in messages:
                     error = message.error()
