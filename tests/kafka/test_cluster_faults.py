@@ -105,9 +105,23 @@ def _topic_size(cluster: Cluster, topic: str) -> int:
         consumer.close()
 
 
+def settled(cluster: Cluster) -> bool:
+    """Every partition of every topic has a leader and all its replicas in sync."""
+    try:
+        topics = admin(cluster).list_topics(timeout=5).topics
+    except KafkaException:
+        return False
+    return all(p.error is None and p.leader >= 0 and sorted(p.isrs) == sorted(p.replicas)
+               for topic in topics.values() for p in topic.partitions.values())
+
+
 def restore(cluster: Cluster) -> None:
+    """Every node running, and every partition led and fully replicated again: what a test reads first
+    after a restart or a failover is then answered by a settled leader (the reads retry all the same)."""
     cluster.start()
     cluster.wait_ready(timeout=120, brokers=3)
+    wait_until(lambda: settled(cluster), timeout=120, what="every partition led and in sync on three nodes",
+               interval=0.5)
 
 
 def test_the_raw_topic_has_three_replicas_and_two_must_ack(cluster: Cluster, tmp_path: Path) -> None:
