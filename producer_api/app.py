@@ -67,6 +67,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     problems.install(app, IngestError)
     app.include_router(routes.router)
     app.include_router(compat.router)
+    app.include_router(compat.methods.router)  # the methods the compatibility routes do not serve: 405
 
     @app.get("/healthz", summary="The process is alive",
              responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
