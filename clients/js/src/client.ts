@@ -18,7 +18,9 @@ export interface Environment {
   now?: () => number;
 }
 
-const DEFAULTS = { batchSize: 20, flushIntervalMs: 5000, maxQueuedActions: 1000, maxRetryDelayMs: 60_000 };
+const DEFAULTS = {
+  batchSize: 20, flushIntervalMs: 5000, maxQueuedActions: 1000, maxRetryDelayMs: 60_000, requestTimeoutMs: 30_000,
+};
 
 export class Client {
   readonly queue: Queue;
@@ -28,6 +30,8 @@ export class Client {
   private timer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly removers: Array<() => void> = [];
+  /** between pagehide and pageshow (back from the back-forward cache): the page is gone */
+  private gone = false;
 
   constructor(options: Options, private readonly env: Environment = {}) {
     if (!options || !options.endpoint || !options.userId) throw new TypeError("logstream: endpoint and userId are required");
@@ -52,9 +56,17 @@ export class Client {
     this.timer = setInterval(() => this.flush(), this.options.flushIntervalMs);
     const win = this.env.window;
     if (win) {
-      this.listen(win, "pagehide", () => this.flushOnExit(true));
+      // pagehide comes first when a page is closed, then visibilitychange: the page stays `gone`
+      this.listen(win, "pagehide", () => {
+        this.gone = true;
+        this.flushOnExit(true);
+      });
+      this.listen(win, "pageshow", () => {
+        this.gone = false;
+        this.queue.persist();
+      });
       this.listen(win.document, "visibilitychange", () => {
-        if (win.document.visibilityState === "hidden") this.flushOnExit(false);
+        if (win.document.visibilityState === "hidden" && !this.gone) this.flushOnExit(false);
       });
       this.listen(win, "online", () => this.flush());
       if (this.options.trackNavigation) this.watchHistory(win);
@@ -97,7 +109,7 @@ export class Client {
     const fetchFn = this.env.fetch;
     if (!fetchFn) return;
     for (let batch = this.queue.next(); batch; batch = this.queue.next()) {
-      const outcome = await post(fetchFn, this.endpoint, batch, this.options.writeKey);
+      const outcome = await post(fetchFn, this.endpoint, batch, this.options.writeKey, this.options.requestTimeoutMs);
       if (outcome.kind === "sent") {
         this.queue.done(batch);
       } else if (outcome.kind === "rejected") {

@@ -11,16 +11,22 @@ export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
 /** 4xx that a later try may get past: timeout, key in progress, too early, rate limited. */
 const RETRIED_4XX = [408, 409, 425, 429];
 
-export async function post(fetchFn: Fetch, endpoint: string, batch: Batch, writeKey?: string): Promise<Outcome> {
+export async function post(fetchFn: Fetch, endpoint: string, batch: Batch, writeKey?: string,
+                           timeoutMs = 30_000): Promise<Outcome> {
   const headers: Record<string, string> = { "Content-Type": "application/json", "Idempotency-Key": batch.key };
   if (writeKey) headers.Authorization = `Bearer ${writeKey}`;
+  // a request that never ends must not stop the queue: abort it, and send it again
+  const abort = typeof AbortController === "function" ? new AbortController() : undefined;
+  const timer = abort && setTimeout(() => abort.abort(), timeoutMs);
   let response: Response;
   try {
     response = await fetchFn(`${endpoint}/v1/logs`, {
-      method: "POST", headers, body: JSON.stringify(batch.logs), credentials: "omit",
+      method: "POST", headers, body: JSON.stringify(batch.logs), credentials: "omit", signal: abort?.signal,
     });
   } catch {
-    return { kind: "retry" }; // offline, DNS, CORS refused, aborted: nothing is known, send it again
+    return { kind: "retry" }; // offline, DNS, CORS refused, timed out: nothing is known, send it again
+  } finally {
+    clearTimeout(timer);
   }
   if (response.status < 300) return { kind: "sent" };
   if (response.status >= 400 && response.status < 500 && RETRIED_4XX.indexOf(response.status) < 0) {

@@ -53,6 +53,8 @@ export interface Options {
   flushIntervalMs?: number;
   /** actions kept (memory and localStorage) at most; past it the oldest batch is dropped (default 1000) */
   maxQueuedActions?: number;
+  /** a request not answered in this many ms is aborted and sent again (default 30000) */
+  requestTimeoutMs?: number;
   /** the longest wait between retries, in ms (default 60000) */
   maxRetryDelayMs?: number;
   /** send a NAVIGATE for every history change (pushState, replaceState, popstate) (default false) */

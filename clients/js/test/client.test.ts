@@ -122,3 +122,19 @@ test("Retry-After is read as seconds or an HTTP date; backoff doubles up to its 
   assert.equal(backoffMs(3, 60_000, () => 1), 8000);
   assert.equal(backoffMs(30, 60_000, () => 0), 30_000);
 });
+
+test("a request that is never answered is aborted after requestTimeoutMs and sent again", async () => {
+  const calls: RequestInit[] = [];
+  const hanging = (_url: string, init: RequestInit) => {
+    calls.push(init);
+    return new Promise<Response>((_resolve, reject) => {
+      init.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")));
+    });
+  };
+  const client = new Client({ ...options, requestTimeoutMs: 20 }, { fetch: hanging });
+  client.track("CLICK", { locationX: 1, locationY: 2 });
+  await client.flush();
+  client.stop();
+  assert.equal(calls.length, 1);
+  assert.equal(client.queue.batches[0].attempts, 1, "scheduled for another try");
+});
