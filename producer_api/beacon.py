@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -48,7 +49,7 @@ class InvalidBeaconError(IngestError):
 BODY_SCHEMA = {"required": True, "content": {"text/plain": {
     "schema": {"type": "string", "description": 'JSON: {"logs": <a log or an array of logs, as POST /v1/logs takes>, '
                                                 '"idempotencyKey"?: string, "writeKey"?: string}'},
-    "example": ENVELOPE_EXAMPLE}}}
+    "example": orjson.dumps(ENVELOPE_EXAMPLE).decode()}}}
 
 
 @router.post(

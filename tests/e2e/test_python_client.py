@@ -4,11 +4,13 @@ retried with the same Idempotency-Key and stored once, a refusal raised and neve
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import httpx
 import pytest
 
+from cli.main import main
 from logstream.client import AsyncClient, Client, RefusedError
 from logstream.contract import LogIn
 from tests.fixtures import example
@@ -83,3 +85,19 @@ def test_a_refused_batch_is_raised_with_its_problem_and_never_retried(stack: Sta
     assert refused.value.problem["errors"][0]["code"] == "missing_offset"
     assert refused.value.sent.logs == 1, "the batch before it was stored"
     assert transport.requests == 2
+
+
+def test_seed_data_via_http_stores_every_action_through_the_client(stack: Stack) -> None:
+    # 2001: a range no other test's data is in
+    window = {"from": "2001-05-01T00:00:00Z", "to": "2001-06-01T00:00:00Z"}
+    with pytest.raises(SystemExit) as seeded:
+        main(["seed-data", "--via-http", stack.base_url, "--actions", "300", "--users", "20", "--days", "30",
+              "--end", "2001-06-01", "--seed", "7"])
+    assert seeded.value.code == 0
+
+    def total() -> int:
+        return httpx.get(f"{stack.base_url}/v1/stats/summary", params=window, timeout=10).json()["total"]
+
+    wait_until(lambda: total() >= 300, timeout=30, what="300 seeded actions")
+    time.sleep(1)
+    assert total() == 300
