@@ -31,7 +31,9 @@ def test_every_route_answers_within_its_schema(keyed_stack: Stack) -> None:
     base, service = keyed_stack.base_url, keyed_stack.service
     api = schemathesis.openapi.from_url(f"{base}/openapi.json")
     failures: list[str] = []
-    operations = [result.ok() for result in api.get_all_operations()]
+    # GET /v1/actions/live streams until the client leaves: every valid call would wait out its timeout
+    # (tests/e2e/test_dashboard_browser.py holds it to its description)
+    operations = [op for op in (result.ok() for result in api.get_all_operations()) if op.path != "/v1/actions/live"]
     assert len(operations) >= 15, [op.label for op in operations]
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
