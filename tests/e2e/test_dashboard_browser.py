@@ -6,7 +6,6 @@ Chromium is required, never skipped: `.ci/run` installs it (`apt-get install chr
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from tests.support import Stack, wait_until
 
@@ -68,21 +67,6 @@ def seeded(stack: Stack) -> Stack:
                sum(api(stack, "/v1/stats/summary", **DAY, userId=u)["total"] for u in USERS) == ACTIONS,
                timeout=30, what="the seeded logs to be queryable")
     return stack
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is not installed: `apt-get install chromium` (.ci/run installs it)"
-    browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-    yield browser
-    browser.close()
 
 
 class Watched:
