@@ -35,7 +35,14 @@ CLICKHOUSE_PATH = "/clickhouse/"
 POLICY = "per-key"
 # /metrics: counts and latencies only (no user data), as /readyz shows; open to a scraper as health is
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc",
-                          "/openapi.json"})
+                          "/openapi.json", "/", "/dashboard"})
+# Static files of the pages (Swagger UI's, the dashboard's): no data; the dashboard asks for a read
+# key itself and sends it with each API call.
+PUBLIC_PREFIXES = ("/docs/static/", "/dashboard/static/")
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class Access(enum.Enum):
@@ -189,7 +196,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code:
 def query_access(method: str, path: str) -> Access:
     """The query service: everything but health and docs is a read, /internal/ is the producer's;
     /clickhouse/ (the engine for other processes' stream workers) asks for ClickHouse credentials itself."""
-    if path in PUBLIC_PATHS or path.startswith(CLICKHOUSE_PATH):
+    if is_public(path) or path.startswith(CLICKHOUSE_PATH):
         return Access.PUBLIC
     return Access.INTERNAL if path.startswith("/internal/") else Access.READ
 
@@ -199,10 +206,10 @@ def front_door_access(write_routes: Iterable[tuple[str, str]], unguarded: Iterab
     The `unguarded` paths need no key (the browser client's script) or check it themselves (the beacon,
     which cannot send headers: its key is in the body)."""
     writes = frozenset(write_routes)
-    passed = PUBLIC_PATHS | frozenset(unguarded)
+    passed = frozenset(unguarded)
 
     def classify(method: str, path: str) -> Access:
-        if path in passed:
+        if is_public(path) or path in passed:
             return Access.PUBLIC
         return Access.WRITE if (method, path) in writes else Access.READ
 

@@ -10,13 +10,12 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.cors import CORSMiddleware
 
-from logstream import __version__, logs, metrics, openapi, problems
+from logstream import __version__, docs_page, logs, metrics, openapi, problems
 from logstream.contract import LogIn
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.kafka import broker_reachable, ensure_topics
@@ -92,9 +91,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     async def openapi_document(request: Request) -> JSONBytesResponse:
         return JSONBytesResponse(await merged_openapi(app, request.app.state.upstreams))
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="logstream API")
+    docs_page.install(app, title="logstream API")
 
     if settings.metrics_enabled:
         @app.get(metrics.METRICS_PATH, include_in_schema=False)

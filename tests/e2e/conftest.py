@@ -44,13 +44,13 @@ def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stop_stack(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, driven by Playwright (no browser download): never skipped, `.ci/run`
-    installs it (`apt-get install chromium`) when missing."""
+    """Debian's headless Chromium driven by Playwright (no browser download): a failure, never a skip,
+    when it is missing."""
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium is not installed: `apt-get install chromium` (.ci/run installs it)"
     with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()
