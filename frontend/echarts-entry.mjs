@@ -1,12 +1,12 @@
 // The parts of Apache ECharts the dashboard uses, bundled as one script that sets window.echarts.
 import * as echarts from 'echarts/core';
-import { BarChart, LineChart, SankeyChart, HeatmapChart } from 'echarts/charts';
+import { BarChart, SankeyChart, HeatmapChart } from 'echarts/charts';
+// No toolbox: the time series' brush is switched on from app.js (takeGlobalCursor), without buttons.
 import {
-  GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, BrushComponent,
-  ToolboxComponent, VisualMapComponent, AriaComponent,
+  GridComponent, TooltipComponent, LegendComponent, BrushComponent, VisualMapComponent, AriaComponent,
 } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 
-echarts.use([BarChart, LineChart, SankeyChart, HeatmapChart, GridComponent, TooltipComponent, LegendComponent,
-  DataZoomComponent, BrushComponent, ToolboxComponent, VisualMapComponent, AriaComponent, CanvasRenderer]);
+echarts.use([BarChart, SankeyChart, HeatmapChart, GridComponent, TooltipComponent, LegendComponent,
+  BrushComponent, VisualMapComponent, AriaComponent, CanvasRenderer]);
 window.echarts = echarts;

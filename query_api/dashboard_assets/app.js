@@ -68,6 +68,13 @@
     }
     return formats.get(key).format(new Date(ms));
   }
+  // A time the API rendered in the chosen zone ('2019-11-03T01:00:00-07:00'): shown as it says (its wall
+  // time and offset), so that the labels are the server's buckets whatever the browser's zone data.
+  function apiTime(text, style = 'full') {
+    const wall = Date.parse(`${text.slice(0, 19)}Z`);
+    const offset = text.length > 19 ? text.slice(19).replace('Z', '+00:00') : '';
+    return style === 'full' ? `${formatTime(wall, 'UTC', 'short')} UTC${offset}` : formatTime(wall, 'UTC', style);
+  }
   function validZone(tz) {
     try { new Intl.DateTimeFormat('en', { timeZone: tz }); return true; } catch { return false; }
   }
@@ -271,10 +278,10 @@
       legend: { data: types, top: 0, textStyle: { color: base.textStyle.color } },
       grid: { left: 56, right: 16, top: 32, bottom: 36 },
       tooltip: { trigger: 'axis', confine: true, axisPointer: { type: 'shadow' },
-        formatter: (points) => [formatTime(starts[points[0].dataIndex], state.tz),
+        formatter: (points) => [apiTime(buckets[points[0].dataIndex].start),
           ...points.map((p) => `${p.marker}${p.seriesName}: ${numbers.format(p.value)}`),
           `Total: ${numbers.format(buckets[points[0].dataIndex].total)}`].join('<br>') },
-      xAxis: { type: 'category', data: buckets.map((b, i) => formatTime(starts[i], state.tz, style)), ...base._axis,
+      xAxis: { type: 'category', data: buckets.map((b) => apiTime(b.start, style)), ...base._axis,
         axisLabel: { ...base._axis.axisLabel, hideOverlap: true } },
       yAxis: { type: 'value', ...base._axis, axisLabel: { ...base._axis.axisLabel, formatter: (v) => numbers.format(v) } },
       brush: { xAxisIndex: 0, toolbox: [], brushType: 'lineX', brushMode: 'single', transformable: false, throttleType: 'debounce',
@@ -288,9 +295,10 @@
       const area = event.areas && event.areas[0];
       if (!area || !area.coordRange) return;
       const [a, b] = area.coordRange.map((i) => Math.max(0, Math.min(buckets.length - 1, i)));
-      const start = starts[Math.min(a, b)];
-      const end = Math.max(a, b) + 1 < starts.length ? starts[Math.max(a, b) + 1] : to;
-      if (end > start) update({ range: 'custom', from: isoInZone(start, state.tz), to: isoInZone(end, state.tz) });
+      const first = Math.min(a, b);
+      const next = Math.max(a, b) + 1;
+      const end = next < starts.length ? buckets[next].start : isoInZone(to, state.tz);
+      if (Date.parse(end) > starts[first]) update({ range: 'custom', from: buckets[first].start, to: end });
     });
     setEmpty('series', buckets.every((b) => b.total === 0));
   }
@@ -367,7 +375,7 @@
     const body = await api('/v1/stats/retention', { interval: state.retention, tz: state.tz,
       from: isoInZone(from, state.tz), to: isoInZone(to, state.tz) });
     const cohorts = body.cohorts.slice(-12);
-    const labels = cohorts.map((c) => `${formatTime(Date.parse(c.start), state.tz, 'day')} (${numbers.format(c.users)})`);
+    const labels = cohorts.map((c) => `${apiTime(c.start, 'day')} (${numbers.format(c.users)})`);
     const width = Math.max(0, ...cohorts.map((c) => c.retained.length));
     const cells = [];
     cohorts.forEach((c, y) => c.shares.forEach((share, x) => cells.push([x, y, share === null ? null : share])));
@@ -513,9 +521,13 @@
     const [from, to] = currentRange();
     $('span').textContent = `${formatTime(from, state.tz)} – ${formatTime(to, state.tz)}, ${state.tz}`;
     $('status').textContent = '';
-    const panels = [renderTiles(from, to), renderSeries(from, to),
-      ...['pageTo', 'pageFrom', 'viewedId', 'userId'].map((d) => renderTop(d, from, to)),
-      renderFlows(from, to), renderFunnel(from, to), renderRetention(from, to), renderSessions(from, to)];
+    // the numbers first: the other panels' queries start once the tiles have theirs
+    const tiles = renderTiles(from, to);
+    const panels = [tiles, renderSeries(from, to)];
+    await tiles.catch(() => {});
+    if (signal.aborted) return;
+    panels.push(...['pageTo', 'pageFrom', 'viewedId', 'userId'].map((d) => renderTop(d, from, to)),
+      renderFlows(from, to), renderFunnel(from, to), renderRetention(from, to), renderSessions(from, to));
     startLive();
     const results = await Promise.allSettled(panels);
     if (signal.aborted) return;
