@@ -3,12 +3,13 @@
 // bundles test/*.test.ts for node --test into .test-build/; `--check` fails if the committed copies in
 // producer_api/static are not what the sources build to, or if either is over 5 KB gzipped.
 import { build } from "esbuild";
-import { copyFileSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 const common = { entryPoints: ["src/index.ts"], bundle: true, minify: true, target: "es2019", legalComments: "none" };
 
 if (process.argv.includes("--tests")) {
+  rmSync(".test-build", { recursive: true, force: true });
   const tests = readdirSync("test").filter((f) => f.endsWith(".test.ts")).map((f) => `test/${f}`);
   await build({ entryPoints: tests, bundle: true, platform: "node", format: "esm", outdir: ".test-build",
                 outExtension: { ".js": ".mjs" }, external: ["node:*"] });
