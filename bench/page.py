@@ -34,7 +34,10 @@ TIMINGS = """() => {
           transferred: nav.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0),
           assets: resources.filter((r) => r.initiatorType !== 'fetch').reduce((sum, r) => sum + r.transferSize, 0)
                   + nav.transferSize,
-          requests: resources.length + 1};
+          requests: resources.length + 1,
+          // where the first numbers' time goes: when the first API call left, how long the summaries took
+          apiStart: Math.min(...resources.filter((r) => r.initiatorType === 'fetch').map((r) => r.startTime)),
+          summary: Math.max(...resources.filter((r) => r.name.includes('/v1/stats/summary')).map((r) => r.duration))};
 }"""
 
 
@@ -107,14 +110,17 @@ def load(context: Any, url: str, keep: bool = False) -> dict[str, float]:
 def report(results: dict[str, Any]) -> None:
     say(f"{results['actions']:,} actions, view {results['view']}; load average at the start "
         f"{results['machine']['load_average']}, at the end {results['finished_load_average']}")
-    say("| loads | first numbers p50 (max) | complete p50 (max) | transferred (all / page and assets) | requests |")
-    say("|---|---:|---:|---:|---:|")
+    say("| loads | first numbers p50 (max) | complete p50 (max) | first API call sent p50 | summary answers p50 "
+        "| transferred (all / page and assets) | requests |")
+    say("|---|---:|---:|---:|---:|---:|---:|")
     for name in ("cold", "warm"):
         loads = results[name]
         first = [x["first"] for x in loads]
         complete = [x["complete"] for x in loads]
         say(f"| {name} ({len(loads)}) | {statistics.median(first):.0f} ms ({max(first):.0f}) | "
             f"{statistics.median(complete):.0f} ms ({max(complete):.0f}) | "
+            f"{statistics.median(x['apiStart'] for x in loads):.0f} ms | "
+            f"{statistics.median(x['summary'] for x in loads):.0f} ms | "
             f"{loads[0]['transferred'] / 1024:.0f} KiB / {loads[0]['assets'] / 1024:.0f} KiB | "
             f"{loads[0]['requests']} |")
     for name, target, key in (("first numbers", FIRST_NUMBERS_TARGET_MS, "first"),

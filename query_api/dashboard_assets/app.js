@@ -173,6 +173,9 @@
 
   // ---- charts ----
   const charts = {};
+  // ECharts is the next deferred script: it has run by DOMContentLoaded.
+  const chartsReady = window.echarts ? Promise.resolve()
+    : new Promise((resolve) => document.addEventListener('DOMContentLoaded', resolve, { once: true }));
   function chart(id) {
     if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: 'canvas' });
     return charts[id];
@@ -264,6 +267,7 @@
     const interval = state.interval === 'auto' ? autoInterval(to - from) : state.interval;
     $('series-interval').textContent = `per ${interval}`;
     const body = await api('/v1/stats/timeseries', { ...filterParams(from, to), interval, tz: state.tz });
+    await chartsReady;
     const buckets = body.buckets;
     const starts = buckets.map((b) => Date.parse(b.start));
     const style = ['day', 'week', 'month'].includes(interval) ? 'day' : (to - from > 86400e3 ? 'short' : 'clock');
@@ -321,6 +325,7 @@
     const focus = state.pageTo || state.pageFrom;
     const body = await api('/v1/stats/navigation', { from: isoInZone(from, state.tz), to: isoInZone(to, state.tz),
       limit: focus ? 1000 : 25 });
+    await chartsReady;
     let transitions = body.transitions;
     if (focus) transitions = transitions.filter((t) => t.pageFrom === focus || t.pageTo === focus).slice(0, 25);
     const names = new Set();
@@ -352,8 +357,15 @@
   }
   async function renderFunnel(from, to) {
     const steps = funnelSteps();
+    // A funnel reads every matching action of the range (seconds over tens of millions): on request only.
+    const asked = state.funnel || Object.keys(PROPERTY_FILTERS).some((name) => state[name]);
+    setEmpty('funnel', !asked, 'Choose the steps and press Show.');
+    $('funnel').hidden = !asked;
+    if (!asked) return;
+    if (charts.funnel) charts.funnel.resize();
     const body = await api('/v1/stats/funnel', { steps, window: state.window, by: state.by,
       from: isoInZone(from, state.tz), to: isoInZone(to, state.tz) });
+    await chartsReady;
     const base = baseOption();
     const color = palette().CLICK;
     chart('funnel').setOption({
@@ -374,6 +386,7 @@
   async function renderRetention(from, to) {
     const body = await api('/v1/stats/retention', { interval: state.retention, tz: state.tz,
       from: isoInZone(from, state.tz), to: isoInZone(to, state.tz) });
+    await chartsReady;
     const cohorts = body.cohorts.slice(-12);
     const labels = cohorts.map((c) => `${apiTime(c.start, 'day')} (${numbers.format(c.users)})`);
     const width = Math.max(0, ...cohorts.map((c) => c.retained.length));
@@ -521,18 +534,17 @@
     const [from, to] = currentRange();
     $('span').textContent = `${formatTime(from, state.tz)} – ${formatTime(to, state.tz)}, ${state.tz}`;
     $('status').textContent = '';
+    const settled = (panel) => panel.then(() => null, (error) => error); // each panel's error, or null
     // the numbers first: the other panels' queries start once the tiles have theirs
-    const tiles = renderTiles(from, to);
-    const panels = [tiles, renderSeries(from, to)];
-    await tiles.catch(() => {});
+    const panels = [settled(renderTiles(from, to)), settled(renderSeries(from, to))];
+    await panels[0];
     if (signal.aborted) return;
-    panels.push(...['pageTo', 'pageFrom', 'viewedId', 'userId'].map((d) => renderTop(d, from, to)),
-      renderFlows(from, to), renderFunnel(from, to), renderRetention(from, to), renderSessions(from, to));
+    panels.push(...['pageTo', 'pageFrom', 'viewedId', 'userId'].map((d) => settled(renderTop(d, from, to))),
+      ...[renderFlows, renderFunnel, renderRetention, renderSessions].map((panel) => settled(panel(from, to))));
     startLive();
-    const results = await Promise.allSettled(panels);
+    const errors = await Promise.all(panels);
     if (signal.aborted) return;
-    const failed = results.filter((r) => r.status === 'rejected' && r.reason.name !== 'AbortError');
-    $('status').textContent = failed.map((r) => r.reason.message).join('; ');
+    $('status').textContent = errors.filter((e) => e && e.name !== 'AbortError').map((e) => e.message).join('; ');
     document.body.dataset.loaded = String(Date.now());
     performance.mark('logstream:complete');
   }
