@@ -49,6 +49,7 @@ class Access(enum.Enum):
     PUBLIC = "public"
     READ = "read"
     WRITE = "write"
+    ERASE = "erase"
     INTERNAL = "internal"
 
 
@@ -58,9 +59,11 @@ Classifier = Callable[[str, str], Access]  # (method, path) -> what the request 
 class KeyRing:
     """The configured keys, each with the scopes it grants."""
 
-    def __init__(self, write_keys: Iterable[SecretStr], read_keys: Iterable[SecretStr]):
+    def __init__(self, write_keys: Iterable[SecretStr], read_keys: Iterable[SecretStr],
+                 erase_keys: Iterable[SecretStr] = ()):
         self._keys = [(key.get_secret_value().encode(), Access.WRITE) for key in write_keys]
         self._keys += [(key.get_secret_value().encode(), Access.READ) for key in read_keys]
+        self._keys += [(key.get_secret_value().encode(), Access.ERASE) for key in erase_keys]
 
     def __bool__(self) -> bool:
         return bool(self._keys)
@@ -193,11 +196,17 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code:
     await problem_response(status, code, title, detail, headers=headers)(scope, receive, send)
 
 
+# Requesting an erasure, and following one (its answer names the user), need an erase key.
+ERASURES_PATH = "/v1/erasures"
+
+
 def query_access(method: str, path: str) -> Access:
     """The query service: everything but health and docs is a read, /internal/ is the producer's;
     /clickhouse/ (the engine for other processes' stream workers) asks for ClickHouse credentials itself."""
     if is_public(path) or path.startswith(CLICKHOUSE_PATH):
         return Access.PUBLIC
+    if path.startswith(ERASURES_PATH):
+        return Access.ERASE
     return Access.INTERNAL if path.startswith("/internal/") else Access.READ
 
 
@@ -211,6 +220,8 @@ def front_door_access(write_routes: Iterable[tuple[str, str]], unguarded: Iterab
     def classify(method: str, path: str) -> Access:
         if is_public(path) or path in passed:
             return Access.PUBLIC
+        if path.startswith(ERASURES_PATH):
+            return Access.ERASE
         return Access.WRITE if (method, path) in writes else Access.READ
 
     return classify

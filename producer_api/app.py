@@ -21,7 +21,8 @@ from logstream.hot_routes import HotRoutes, hot_route
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
-from producer_api import beacon, browser_client, compat, routes
+from producer_api import beacon, browser_client, compat, erasures, routes
+from producer_api.erasures import ErasurePublisher
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router, process_up
 from producer_api.idempotency import IdempotencyStore
@@ -57,9 +58,11 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         QUEUE_DEPTH.set_function(app.state.publisher.queue_depth)
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
         app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
+        app.state.erasures = ErasurePublisher(settings)
         try:
             yield
         finally:
+            await asyncio.to_thread(app.state.erasures.close)
             await app.state.publisher.close()
             await app.state.upstreams.close()
 
@@ -71,6 +74,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.include_router(beacon.router)
     app.include_router(browser_client.router)
     app.include_router(compat.router)
+    app.include_router(erasures.router)
 
     @app.get("/healthz", summary="The process is alive",
              responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
@@ -120,7 +124,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
 def protect(app: FastAPI, settings: ProducerSettings) -> None:
     """Keys and rate limits (logstream.security), then CORS outside them, so that preflights and
     refusals carry the CORS headers a browser needs to read them."""
-    keys = KeyRing(settings.write_keys, settings.read_keys)
+    keys = KeyRing(settings.write_keys, settings.read_keys, settings.erase_keys)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst) if settings.rate_limit_per_s else None
     app.state.keys, app.state.limiter = keys, limiter if keys else None  # the beacon checks its key itself
     unguarded = [beacon.BEACON_PATH, *browser_client.PATHS]
