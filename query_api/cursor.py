@@ -1,5 +1,6 @@
 """Keyset cursors: where the last row of a page is in the reads' order (query_api.queries.ARRIVAL_ORDER),
-opaque to clients. A cursor from before that order, (time, actionId), still reads on without a gap."""
+opaque to clients. A cursor from before that order, (time, actionId), reads on in its own order, to
+the end of the listing, without a gap or a repeat (query_api.queries.LEGACY_ORDER)."""
 
 from __future__ import annotations
 

@@ -35,14 +35,16 @@ CLAUSES = {
     "after": "time >= {after_time:DateTime64(3, 'UTC')} AND (" + ARRIVAL_ORDER + ") > "
              "({after_time:DateTime64(3, 'UTC')}, {after_received:DateTime64(3, 'UTC')}, {after_partition:UInt32}, "
              "{after_offset:UInt64}, {after_index:UInt32}, {after_id:UUID})",
-    # A cursor from before ARRIVAL_ORDER (time, action_id): the rest of its time's ties, then later times.
+    # A cursor from before ARRIVAL_ORDER, (time, action_id): read on in that former order (LEGACY_ORDER).
     "after_legacy": "time >= {after_time:DateTime64(3, 'UTC')} "
                     "AND (time, action_id) > ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
 }
 
-ACTIONS_PAGE = (
-    "SELECT " + ACTION_COLUMNS + " FROM actions WHERE {where} ORDER BY " + ARRIVAL_ORDER + " LIMIT {{limit:UInt32}}"
-)
+# The order before ARRIVAL_ORDER. A listing begun with a cursor of that time goes on in it to its end
+# (each page hands out a cursor of the same kind): switching orders mid-listing would repeat or skip
+# the ties of a time.
+LEGACY_ORDER = "time, action_id"
+ACTIONS_PAGE = "SELECT " + ACTION_COLUMNS + " FROM actions WHERE {where} ORDER BY {order} LIMIT {{limit:UInt32}}"
 
 
 def ch_time(value: datetime) -> str:
@@ -84,4 +86,5 @@ def actions_page(action_filter: ActionFilter, cursor: Cursor | None, limit: int)
     """One more row than asked for: its presence says there is a next page."""
     condition, parameters = where(action_filter, cursor)
     parameters["limit"] = limit + 1
-    return ACTIONS_PAGE.format(where=condition), parameters
+    order = LEGACY_ORDER if cursor is not None and cursor.arrival is None else ARRIVAL_ORDER
+    return ACTIONS_PAGE.format(where=condition, order=order), parameters

@@ -52,12 +52,15 @@ async def fetch_page(store: Store, settings: QuerySettings, action_filter: Actio
                      limit: int) -> tuple[list[tuple[Any, ...]], str | None]:
     if not 1 <= limit <= settings.query_max_limit:
         raise InvalidParameterError("limit", f"must be between 1 and {settings.query_max_limit}")
-    sql, parameters = actions_page(action_filter, parse_cursor(cursor), limit)
+    after = parse_cursor(cursor)
+    sql, parameters = actions_page(action_filter, after, limit)
     rows = await store.rows(sql, parameters)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
+    if after is not None and after.arrival is None:  # a listing begun before the arrival order
+        return rows, Cursor(last[5], last[0]).encode()
     return rows, Cursor.of_row(last).encode()
 
 
