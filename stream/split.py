@@ -139,6 +139,16 @@ class Columns:
         kept.data = [[column[i] for i in keep] for column in self.data]
         return kept
 
+    def since(self, earliest_ms: int) -> Columns:
+        """The rows whose action time is at or after `earliest_ms` (the retention's horizon)."""
+        times = self.data[5]
+        if not times or min(times) >= earliest_ms:
+            return self
+        keep = [i for i, t in enumerate(times) if t >= earliest_ms]
+        kept = Columns()
+        kept.data = [[column[i] for i in keep] for column in self.data]
+        return kept
+
     def halves(self) -> tuple[Columns, Columns] | None:
         """The batch cut in two at the record boundary nearest its middle (a record's rows are
         contiguous); None when it holds one record."""
