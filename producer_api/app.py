@@ -22,6 +22,7 @@ from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
 from producer_api import beacon, browser_client, compat, erasures, routes
+from producer_api.erased_users import ErasedUsers
 from producer_api.erasures import ErasurePublisher
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router, process_up
@@ -59,10 +60,14 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
         app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
         app.state.erasures = ErasurePublisher(settings)
+        if settings.erased_users == "refuse" and settings.query_url:
+            app.state.publisher.erased_users = ErasedUsers(app.state.upstreams, settings.erased_users_refresh_s)
         try:
             yield
         finally:
             await asyncio.to_thread(app.state.erasures.close)
+            if app.state.publisher.erased_users is not None:
+                await app.state.publisher.erased_users.close()
             await app.state.publisher.close()
             await app.state.upstreams.close()
 

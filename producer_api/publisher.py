@@ -23,6 +23,7 @@ from logstream.schemas import RAW_SCHEMA, ROUTE_HEADER
 from logstream.schemas import headers as record_headers
 from producer_api import metrics
 from producer_api.broker_memory import BrokerMemory
+from producer_api.erased_users import ErasedUsers
 from producer_api.errors import BrokerUnavailableError, QueueFullError
 from producer_api.limits import record_value
 from producer_api.settings import ProducerSettings
@@ -91,6 +92,7 @@ class Publisher:
             "message.max.bytes": max(1_000_000, settings.max_record_bytes + 4096),
         })
         self._broker_memory = BrokerMemory(settings.broker_pid, settings.broker_max_rss_mb)
+        self.erased_users: ErasedUsers | None = None  # set by the app when it refuses erased users' logs
         self._in_flight = 0
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
@@ -114,6 +116,8 @@ class Publisher:
         `actions`); raises a 503 error otherwise. Each record carries the raw schema's headers, the route
         that accepted it, then `headers`."""
         self._broker_memory.check()
+        if self.erased_users is not None:
+            self.erased_users.check(records)
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
         loop = asyncio.get_running_loop()

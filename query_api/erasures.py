@@ -23,6 +23,7 @@ PROGRESS = """
 SELECT toString(erasure_id), user_id, toString(state), requested_at, completed_at, actions_erased, pass
 FROM erasures FINAL WHERE erasure_id = {id:UUID}
 """
+ERASED_USERS = "SELECT DISTINCT user_id FROM erased_users"
 EXAMPLE = {"erasureId": "5b0f3c8e-0d1a-4c51-9d0b-8f7c2a1e6b34", "userId": "ABC123XYZ", "state": "done",
            "requestedAt": "2026-12-01T10:00:00.000Z", "completedAt": "2026-12-01T10:00:14.250Z",
            "actionsErased": 1234, "passes": 2}
@@ -60,6 +61,12 @@ async def erasure(erasureId: uuid.UUID, store: StoreDep) -> JSONBytesResponse:
                             "requestedAt": _stamp(requested_at), "completedAt": _stamp(completed_at),
                             "actionsErased": erased, "passes": passes}
     return JSONBytesResponse(body)
+
+
+@internal.get("/erased-users")
+async def erased_users(store: StoreDep) -> JSONBytesResponse:
+    """The users whose logs the producer refuses (LOGSTREAM_ERASED_USERS=refuse)."""
+    return JSONBytesResponse({"userIds": [row[0] for row in await store.rows(ERASED_USERS, {})]})
 
 
 class ErasureRecord(BaseModel):
