@@ -64,7 +64,8 @@ BODY_SCHEMA = {"required": True, "content": {"text/plain": {
                413: {"description": "Body over the size limit", **PROBLEM},
                415: {"description": "Not text/plain or application/json", **PROBLEM},
                409: {"description": "idempotencyKey: its first request is still in progress", **PROBLEM},
-               422: {"description": "idempotencyKey already used with other logs", **PROBLEM},
+               422: {"description": "idempotencyKey already used with other logs; or a user erased (user_erased)",
+                     **PROBLEM},
                503: {"description": "Broker unavailable or queue full; see Retry-After", **PROBLEM}},
 )
 async def beacon(request: Request, settings: SettingsDep, publisher: PublisherDep,
