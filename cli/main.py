@@ -166,6 +166,10 @@ def cmd_seed_data(args: argparse.Namespace) -> None:
     from logstream.settings import ClickHouseSettings
 
     plan = SeedPlan(actions=args.actions, users=args.users, days=args.days, end=args.end, seed=args.seed)
+    if args.via_http:
+        from cli.seed_http import seed_via_http
+
+        raise SystemExit(seed_via_http(args.via_http, plan, args.write_key))
     raise SystemExit(seed_database(load(ClickHouseSettings), plan, replace=args.replace))
 
 
@@ -175,6 +179,11 @@ def add_seed_arguments(parser: argparse.ArgumentParser) -> None:
     add_plan_arguments(parser)
     parser.add_argument("--replace", action="store_true",
                         help="empty the actions table and its rollups first (otherwise it must be empty)")
+    parser.add_argument("--via-http", metavar="URL",
+                        help="send the logs to a running logstream at URL through its Python client (POST "
+                             "/v1/logs: validated, streamed and stored as any client's) instead of writing "
+                             "ClickHouse directly")
+    parser.add_argument("--write-key", help="with --via-http, when the server has API keys on")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:

@@ -21,7 +21,8 @@ from logstream.hot_routes import HotRoutes, hot_route
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
-from producer_api import compat, routes
+from producer_api import beacon, browser_client, compat, erasures, routes
+from producer_api.erasures import ErasurePublisher
 from producer_api.errors import IngestError
 from producer_api.gateway import Upstreams, forwarding_router, process_up
 from producer_api.idempotency import IdempotencyStore
@@ -45,6 +46,9 @@ Every error is RFC 9457 `application/problem+json` with a `code` (and an `errors
 `{path, code, message}` for contract violations)."""
 
 
+WRITE_ROUTERS = (routes.router, beacon.router, compat.router)
+
+
 def create_app(settings: ProducerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,9 +58,11 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         QUEUE_DEPTH.set_function(app.state.publisher.queue_depth)
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
         app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
+        app.state.erasures = ErasurePublisher(settings)
         try:
             yield
         finally:
+            await asyncio.to_thread(app.state.erasures.close)
             await app.state.publisher.close()
             await app.state.upstreams.close()
 
@@ -65,7 +71,10 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.state.settings = settings
     problems.install(app, IngestError)
     app.include_router(routes.router)
+    app.include_router(beacon.router)
+    app.include_router(browser_client.router)
     app.include_router(compat.router)
+    app.include_router(erasures.router)
 
     @app.get("/healthz", summary="The process is alive",
              responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
@@ -108,16 +117,18 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.add_middleware(logs.RequestIds)  # outside the guard: its refusals carry the id too
     if settings.metrics_enabled:  # outermost: refusals by the guard are answers too
         metrics.register(*FAMILIES)
-        metrics.install(app, on_answer=IngestAnswers(frozenset(routes_of(routes.router, compat.router))), serve=False)
+        metrics.install(app, on_answer=IngestAnswers(frozenset(routes_of(*WRITE_ROUTERS))), serve=False)
     return app
 
 
 def protect(app: FastAPI, settings: ProducerSettings) -> None:
     """Keys and rate limits (logstream.security), then CORS outside them, so that preflights and
     refusals carry the CORS headers a browser needs to read them."""
-    keys = KeyRing(settings.write_keys, settings.read_keys)
+    keys = KeyRing(settings.write_keys, settings.read_keys, settings.erase_keys)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst) if settings.rate_limit_per_s else None
-    app.add_middleware(Guard, keys=keys, classify=front_door_access(routes_of(routes.router, compat.router)),
+    app.state.keys, app.state.limiter = keys, limiter if keys else None  # the beacon checks its key itself
+    unguarded = [beacon.BEACON_PATH, *browser_client.PATHS]
+    app.add_middleware(Guard, keys=keys, classify=front_door_access(routes_of(*WRITE_ROUTERS), unguarded),
                        limiter=limiter if keys else None)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],

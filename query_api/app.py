@@ -18,6 +18,7 @@ from logstream.security import Guard, KeyRing, query_access
 from query_api import (
     compat,
     dashboard,
+    erasures,
     export,
     faults,
     funnels,
@@ -70,6 +71,8 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.include_router(export.router)
     app.include_router(compat.router)
     app.include_router(internal.router)
+    app.include_router(erasures.router)
+    app.include_router(erasures.internal)
     app.include_router(idempotency.router)
     app.include_router(topic_schemas.router)
     if settings.query_fault_injection:
@@ -77,9 +80,9 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.add_middleware(HotRoutes, routes=[hot_route(stats.router, "GET", stats.TIMESERIES_PATH)],
                        enabled=settings.hot_routes)  # innermost
     # keys when exposed directly (compose); no rate limit here: that is the front door's
-    app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
-                       internal_key=settings.internal_key)
-    openapi.install(app, keys=bool(settings.write_keys or settings.read_keys))
+    keys = KeyRing(settings.write_keys, settings.read_keys, settings.erase_keys)
+    app.add_middleware(Guard, keys=keys, classify=query_access, internal_key=settings.internal_key)
+    openapi.install(app, keys=bool(keys))
     app.add_middleware(logs.RequestIds)  # the front door's id, sent with what it forwards
     if settings.metrics_enabled:  # outermost
         metrics.register(*FAMILIES)
