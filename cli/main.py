@@ -36,9 +36,17 @@ def setup_logging() -> None:
 
 
 def serve(app: Any, host: str, port: int) -> None:
+    """uvicorn, telling the app when a stop begins (`app.state.stopping`): open event streams (the live
+    tail, the front door's relay of it) end then, instead of holding the stop for its grace period."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app.state.stopping = True
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    Server(config).run()
 
 
 def cmd_producer(_: argparse.Namespace) -> None:

@@ -155,7 +155,8 @@ async def live_actions(request: Request, store: StoreDep, settings: SettingsDep,
     async def events() -> AsyncIterator[bytes]:
         yield f"retry: {RETRY_MS}\n".encode() + event("ready", {"batch": limit})
         quiet_since = loop.time()
-        while not await request.is_disconnected():
+        # until the client leaves or this process begins to stop (cli.main.serve sets `stopping`)
+        while not await request.is_disconnected() and not getattr(request.app.state, "stopping", False):
             try:
                 # the sent ids come back too: the limit leaves room for them
                 cap = limit + len(position.sent)

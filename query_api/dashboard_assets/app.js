@@ -230,8 +230,11 @@
 
   function tile(key, label, value, previous, color) {
     const delta = previous ? (value - previous) / previous : null;
-    const text = delta === null ? (value ? 'new against the previous period' : 'none in either period')
-      : `${change.format(delta)} against the previous period (${numbers.format(previous)})`;
+    let text = 'against the previous period: …';
+    if (previous !== undefined) {
+      text = delta === null ? (value ? 'new against the previous period' : 'none in either period')
+        : `${change.format(delta)} against the previous period (${numbers.format(previous)})`;
+    }
     const name = el('span', { class: 'label' });
     if (color) name.append(el('span', { class: 'swatch', style: `background:${color}` }));
     name.append(label);
@@ -239,28 +242,36 @@
       el('div', { class: 'value', 'data-value': String(value), text: numbers.format(value) }),
       el('div', { class: 'change', text }));
   }
-  async function renderTiles(from, to) {
-    const span = to - from;
-    const [now, before] = await Promise.all([api('/v1/stats/summary', filterParams(from, to)),
-      api('/v1/stats/summary', filterParams(from - span, from))]);
+  function drawTiles(now, before, extra = []) {
     const colors = palette();
-    const items = [tile('total', 'Actions', now.total, before.total),
-      tile('uniqueUsers', 'Unique users', now.uniqueUsers, before.uniqueUsers),
-      tile('uniqueSessions', 'Unique sessions', now.uniqueSessions, before.uniqueSessions)];
+    const items = [tile('total', 'Actions', now.total, before && before.total),
+      tile('uniqueUsers', 'Unique users', now.uniqueUsers, before && before.uniqueUsers),
+      tile('uniqueSessions', 'Unique sessions', now.uniqueSessions, before && before.uniqueSessions)];
     for (const t of Object.keys(now.byType)) {
-      items.push(tile(`type-${t}`, t.charAt(0) + t.slice(1).toLowerCase(), now.byType[t], before.byType[t] || 0, colors[t]));
+      items.push(tile(`type-${t}`, t.charAt(0) + t.slice(1).toLowerCase(), now.byType[t],
+        before && (before.byType[t] || 0), colors[t]));
     }
+    $('tiles').replaceChildren(...items, ...extra);
+  }
+  // The numbers first (then `shown()`), their change against the previous period next.
+  async function renderTiles(from, to, shown) {
+    const span = to - from;
+    const now = await api('/v1/stats/summary', filterParams(from, to));
+    drawTiles(now, undefined);
+    performance.mark('logstream:first-numbers');
+    shown();
+    const before = await api('/v1/stats/summary', filterParams(from - span, from));
+    const extra = [];
     const property = Object.keys(PROPERTY_FILTERS).find((name) => state[name]);
     if (property) {
       const step = `${PROPERTY_FILTERS[property]}:${property}=${escapeStep(state[property])}`;
       const [users, sessions] = await Promise.all(['user', 'session'].map((by) => api('/v1/stats/funnel', {
         steps: step, by, window: '1s', from: isoInZone(from, state.tz), to: isoInZone(to, state.tz) })));
-      items.push(tile('propertyUsers', `Users with ${property} ${state[property]}`, users.steps[0].entered, null),
+      extra.push(tile('propertyUsers', `Users with ${property} ${state[property]}`, users.steps[0].entered, null),
         tile('propertySessions', `Sessions with ${property} ${state[property]}`, sessions.steps[0].entered, null));
-      for (const item of items.slice(-2)) item.querySelector('.change').textContent = 'in this range';
+      for (const item of extra) item.querySelector('.change').textContent = 'in this range';
     }
-    $('tiles').replaceChildren(...items);
-    performance.mark('logstream:first-numbers');
+    drawTiles(now, before, extra);
   }
 
   async function renderSeries(from, to) {
@@ -535,11 +546,14 @@
     $('span').textContent = `${formatTime(from, state.tz)} – ${formatTime(to, state.tz)}, ${state.tz}`;
     $('status').textContent = '';
     const settled = (panel) => panel.then(() => null, (error) => error); // each panel's error, or null
-    // the numbers first: the other panels' queries start once the tiles have theirs
-    const panels = [settled(renderTiles(from, to)), settled(renderSeries(from, to))];
-    await panels[0];
+    // the numbers first: the other panels' queries start once the tiles show theirs
+    let shown;
+    const numbersShown = new Promise((resolve) => { shown = resolve; });
+    const panels = [settled(renderTiles(from, to, shown))];
+    await Promise.race([numbersShown, panels[0]]);
     if (signal.aborted) return;
-    panels.push(...['pageTo', 'pageFrom', 'viewedId', 'userId'].map((d) => settled(renderTop(d, from, to))),
+    panels.push(settled(renderSeries(from, to)),
+      ...['pageTo', 'pageFrom', 'viewedId', 'userId'].map((d) => settled(renderTop(d, from, to))),
       ...[renderFlows, renderFunnel, renderRetention, renderSessions].map((panel) => settled(panel(from, to))));
     startLive();
     const errors = await Promise.all(panels);
