@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -120,8 +121,29 @@ class Upstreams:
             raise UpstreamUnavailableError(f"the query service is unreachable: {exc.__class__.__name__}",
                                            headers={"Retry-After": "1"}) from exc
         out_headers = {k: v for k, v in response.headers.items() if k.lower() not in NOT_RELAYED_BACK}
-        return StreamingResponse(response.aiter_raw(), status_code=response.status_code, headers=out_headers,
+        body = response.aiter_raw()
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            body = until_stopping(body, lambda: getattr(request.app.state, "stopping", False))
+        return StreamingResponse(body, status_code=response.status_code, headers=out_headers,
                                  background=BackgroundTask(response.aclose))
+
+
+async def until_stopping(chunks: AsyncIterator[bytes], stopping: Callable[[], bool],
+                         check_every_s: float = 0.5) -> AsyncIterator[bytes]:
+    """An endless stream (the live tail) relayed until this process begins to stop, then ended: its
+    client reconnects elsewhere or later, with Last-Event-ID."""
+    iterator = chunks.__aiter__()
+    while True:
+        chunk = asyncio.ensure_future(iterator.__anext__())
+        while not chunk.done():
+            await asyncio.wait({chunk}, timeout=check_every_s)
+            if stopping() and not chunk.done():
+                chunk.cancel()
+                return
+        try:
+            yield chunk.result()
+        except StopAsyncIteration:
+            return
 
 
 def process_up(value: int) -> str:

@@ -23,6 +23,7 @@ from logstream.schemas import RAW_SCHEMA, ROUTE_HEADER
 from logstream.schemas import headers as record_headers
 from producer_api import metrics
 from producer_api.broker_memory import BrokerMemory
+from producer_api.erased_users import ErasedUsers
 from producer_api.errors import BrokerUnavailableError, QueueFullError
 from producer_api.limits import record_value
 from producer_api.settings import ProducerSettings
@@ -35,16 +36,26 @@ INGEST_ROUTE = "POST /v1/logs"
 
 
 def records_for(documents: list[dict[str, Any]], received_at: datetime, max_record_bytes: int,
-                event_ids: list[str] | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+                event_ids: list[str] | None = None,
+                property_rules: str | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     """One record per log: key = userId, value = the log as sent plus eventId and receivedAt (the
     server's clock: a client's own eventId or receivedAt is replaced). `event_ids`: those reserved
-    for an Idempotency-Key (new ones otherwise)."""
+    for an Idempotency-Key (new ones otherwise). `property_rules`: the rules the log was validated
+    with, if not the contract's per-type ones (`propertyRules`; a client's own is never kept)."""
     stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     event_ids = event_ids or [str(uuid.uuid4()) for _ in documents]
+    added: dict[str, Any] = {"propertyRules": property_rules} if property_rules else {}
     records = [(document["userId"].encode(),
-                record_value({**document, "eventId": event_id, "receivedAt": stamp}, index, max_record_bytes))
+                record_value({**without_rules(document), "eventId": event_id, "receivedAt": stamp, **added}, index,
+                             max_record_bytes))
                for index, (document, event_id) in enumerate(zip(documents, event_ids, strict=True))]
     return records, event_ids
+
+
+def without_rules(document: dict[str, Any]) -> dict[str, Any]:
+    if "propertyRules" not in document:
+        return document
+    return {key: value for key, value in document.items() if key != "propertyRules"}
 
 
 class _Delivery:
@@ -81,6 +92,7 @@ class Publisher:
             "message.max.bytes": max(1_000_000, settings.max_record_bytes + 4096),
         })
         self._broker_memory = BrokerMemory(settings.broker_pid, settings.broker_max_rss_mb)
+        self.erased_users: ErasedUsers | None = None  # set by the app when it refuses erased users' logs
         self._in_flight = 0
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
@@ -104,6 +116,8 @@ class Publisher:
         `actions`); raises a 503 error otherwise. Each record carries the raw schema's headers, the route
         that accepted it, then `headers`."""
         self._broker_memory.check()
+        if self.erased_users is not None:
+            self.erased_users.check(records)
         if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
         loop = asyncio.get_running_loop()

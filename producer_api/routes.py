@@ -86,7 +86,8 @@ ACCEPTED_EXAMPLE = {"eventIds": ["4c0c6d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e"], "logs"
                413: {"description": "Body over the size limit", **PROBLEM},
                415: {"description": "Not application/json", **PROBLEM},
                409: {"description": "Idempotency-Key: its first request is still in progress", **PROBLEM},
-               422: {"description": "Idempotency-Key already used with other logs", **PROBLEM},
+               422: {"description": "Idempotency-Key already used with other logs; or a user erased (user_erased)",
+                     **PROBLEM},
                503: {"description": "Broker unavailable or queue full; see Retry-After", **PROBLEM},
                504: {"description": "wait=visible: accepted (eventIds), not queryable in time", **PROBLEM}},
 )
@@ -127,7 +128,11 @@ class Logs:
 
 async def read_logs(request: Request, settings: ProducerSettings) -> Logs:
     """The request's logs, every one valid, or an IngestError that says what is wrong."""
-    document = await read_json(request, settings)
+    return logs_of(await read_json(request, settings), settings)
+
+
+def logs_of(document: Any, settings: ProducerSettings) -> Logs:
+    """The document's logs (one log or an array), every one valid, or an IngestError."""
     check_log_count(document, settings)
     received_at = datetime.now(UTC)
     try:

@@ -29,6 +29,10 @@ class ProducerSettings(KafkaSettings, ContractSettings, KeySettings, HotRoutesSe
     kafka_linger_ms: int = Field(5, ge=0, le=1000)
     kafka_compression: str = Field("lz4", pattern="^(none|gzip|snappy|lz4|zstd)$")
     kafka_queue_max_messages: int = Field(200_000, ge=100)
+    # Logs of erased users (docs/privacy.md): `refuse` answers 422 user_erased; `drop` accepts them
+    # and the stream drops them (it always does). The list is re-read every erased_users_refresh_s.
+    erased_users: str = Field("refuse", pattern="^(refuse|drop)$")
+    erased_users_refresh_s: float = Field(5.0, gt=0, le=3600)
     # The query API (and stream, when separate) whose routes this front door forwards.
     query_url: str | None = None
     stream_url: str | None = None
