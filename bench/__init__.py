@@ -11,4 +11,5 @@ TARGETS = {
     "query": "bench.query",
     "replay": "bench.replay",
     "crash": "bench.crash",
+    "page": "bench.page",
 }

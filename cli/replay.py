@@ -19,6 +19,7 @@ from logstream.progress import Progress
 from stream.projections import derived_tables, differences
 from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, fresh_database, replay
 from stream.settings import StreamSettings
+from stream.suppression import Suppression
 from stream.swap import SwapError, engine_now, swap
 
 
@@ -54,8 +55,10 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
                          " set LOGSTREAM_CLICKHOUSE_DSN to the engine it serves (README, \"The archive and replay\")"
                          ) from None
     rebuilt = fresh_database(settings, into)
+    erased = Suppression(client)  # the live database's erased users: never brought back
+    erased.refresh_if_due()
     rebuild = Rebuild(connect(rebuilt), max_record_bytes=settings.stream_max_record_bytes,
-                      max_future=settings.max_future)
+                      max_future=settings.max_future, suppression=erased)
     source = (ArchiveSource(client, settings.raw_topic, database=live, page=args.page) if args.source == "archive"
               else TopicSource(settings, page=args.page))
     cursor = Cursor()

@@ -47,7 +47,8 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 
 def topics_for(settings: KafkaSettings) -> list[TopicSpec]:
     """The spec's topics under the names the settings use (they may be renamed per deployment)."""
-    names = {"raw": settings.raw_topic, "dlq": settings.dlq_topic, "actions": settings.actions_topic}
+    names = {"raw": settings.raw_topic, "dlq": settings.dlq_topic, "actions": settings.actions_topic,
+             "erasures": settings.erasures_topic}
     specs = load_topic_specs(settings.topics_spec)
     return [TopicSpec(names.get(s.role, s.name), s.role, s.partitions, s.replication_factor, s.config)
             for s in specs]

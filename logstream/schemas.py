@@ -27,6 +27,7 @@ ROUTE_HEADER = "logstream.route"
 RAW_SCHEMA = "logstream.logs.raw/1"
 ACTIONS_SCHEMA = "logstream.actions/1"
 DLQ_SCHEMA = "logstream.logs.dlq/1"
+ERASURES_SCHEMA = "logstream.erasures/1"
 PRODUCER = f"logstream/{__version__}"
 STREAM_PRODUCER = f"{PRODUCER} stream"
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logstream.problems import problem_response
@@ -34,13 +35,21 @@ CLICKHOUSE_PATH = "/clickhouse/"
 POLICY = "per-key"
 # /metrics: counts and latencies only (no user data), as /readyz shows; open to a scraper as health is
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc",
-                          "/openapi.json"})
+                          "/openapi.json", "/", "/dashboard"})
+# Static files of the pages (Swagger UI's, the dashboard's): no data; the dashboard asks for a read
+# key itself and sends it with each API call.
+PUBLIC_PREFIXES = ("/docs/static/", "/dashboard/static/")
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class Access(enum.Enum):
     PUBLIC = "public"
     READ = "read"
     WRITE = "write"
+    ERASE = "erase"
     INTERNAL = "internal"
 
 
@@ -50,9 +59,11 @@ Classifier = Callable[[str, str], Access]  # (method, path) -> what the request 
 class KeyRing:
     """The configured keys, each with the scopes it grants."""
 
-    def __init__(self, write_keys: Iterable[SecretStr], read_keys: Iterable[SecretStr]):
+    def __init__(self, write_keys: Iterable[SecretStr], read_keys: Iterable[SecretStr],
+                 erase_keys: Iterable[SecretStr] = ()):
         self._keys = [(key.get_secret_value().encode(), Access.WRITE) for key in write_keys]
         self._keys += [(key.get_secret_value().encode(), Access.READ) for key in read_keys]
+        self._keys += [(key.get_secret_value().encode(), Access.ERASE) for key in erase_keys]
 
     def __bool__(self) -> bool:
         return bool(self._keys)
@@ -134,30 +145,39 @@ class Guard:
             return await self.app(scope, receive, send)
         if not self.keys:
             return await self.app(scope, receive, send)
-        presented = presented_key(scope["headers"])
-        if presented is None:
-            return await _refuse(scope, receive, send, 401, "missing_api_key", "An API key is needed",
-                                 "send your key as Authorization: Bearer <key> or X-API-Key: <key>",
-                                 {"WWW-Authenticate": 'Bearer realm="logstream"'})
-        scopes, bucket = self.keys.scopes(presented)
-        if not scopes:
-            return await _refuse(scope, receive, send, 401, "invalid_api_key", "The API key is not valid",
-                                 "this key is not one of this service's keys",
-                                 {"WWW-Authenticate": 'Bearer realm="logstream", error="invalid_token"'})
-        if access not in scopes:
-            what = "ingest logs" if access is Access.WRITE else "query"
-            return await _refuse(scope, receive, send, 403, "insufficient_scope", "The API key may not do this",
-                                 f"this key may not {what}: use a {access.value} key")
-        if self.limiter is None:
-            return await self.app(scope, receive, send)
-        decision = self.limiter.take(bucket)
-        headers = self.limiter.headers(decision)
-        if not decision.allowed:
-            return await _refuse(scope, receive, send, 429, "rate_limited", "Too many requests for this key",
-                                 f"this key may make {self.limiter.rate:g} requests a second (bursts of "
-                                 f"{self.limiter.burst}); retry after {decision.retry_after_s} s",
-                                 {**headers, "Retry-After": str(decision.retry_after_s)})
-        await self.app(scope, receive, _with_headers(send, headers))
+        refusal, headers = check_key(self.keys, self.limiter, presented_key(scope["headers"]), access)
+        if refusal is not None:
+            return await refusal(scope, receive, send)
+        await self.app(scope, receive, _with_headers(send, headers) if headers else send)
+
+
+def check_key(keys: KeyRing, limiter: RateLimiter | None, presented: bytes | None, access: Access
+              ) -> tuple[Response | None, dict[str, str]]:
+    """The refusal (a problem response) of a request showing `presented` for `access`, or None and the
+    rate-limit headers its answer carries. Used by the Guard, and by a route that finds its key in the body."""
+    if presented is None:
+        return problem_response(401, "missing_api_key", "An API key is needed",
+                                "send your key as Authorization: Bearer <key> or X-API-Key: <key>",
+                                headers={"WWW-Authenticate": 'Bearer realm="logstream"'}), {}
+    scopes, bucket = keys.scopes(presented)
+    if not scopes:
+        return problem_response(401, "invalid_api_key", "The API key is not valid",
+                                "this key is not one of this service's keys",
+                                headers={"WWW-Authenticate": 'Bearer realm="logstream", error="invalid_token"'}), {}
+    if access not in scopes:
+        what = "ingest logs" if access is Access.WRITE else "query"
+        return problem_response(403, "insufficient_scope", "The API key may not do this",
+                                f"this key may not {what}: use a {access.value} key"), {}
+    if limiter is None:
+        return None, {}
+    decision = limiter.take(bucket)
+    headers = limiter.headers(decision)
+    if not decision.allowed:
+        return problem_response(429, "rate_limited", "Too many requests for this key",
+                                f"this key may make {limiter.rate:g} requests a second (bursts of "
+                                f"{limiter.burst}); retry after {decision.retry_after_s} s",
+                                headers={**headers, "Retry-After": str(decision.retry_after_s)}), {}
+    return None, headers
 
 
 def _with_headers(send: Send, headers: dict[str, str]) -> Send:
@@ -176,21 +196,32 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code:
     await problem_response(status, code, title, detail, headers=headers)(scope, receive, send)
 
 
+# Requesting an erasure, and following one (its answer names the user), need an erase key.
+ERASURES_PATH = "/v1/erasures"
+
+
 def query_access(method: str, path: str) -> Access:
     """The query service: everything but health and docs is a read, /internal/ is the producer's;
     /clickhouse/ (the engine for other processes' stream workers) asks for ClickHouse credentials itself."""
-    if path in PUBLIC_PATHS or path.startswith(CLICKHOUSE_PATH):
+    if is_public(path) or path.startswith(CLICKHOUSE_PATH):
         return Access.PUBLIC
+    if path.startswith(ERASURES_PATH):
+        return Access.ERASE
     return Access.INTERNAL if path.startswith("/internal/") else Access.READ
 
 
-def front_door_access(write_routes: Iterable[tuple[str, str]]) -> Classifier:
-    """The producer: its own write routes (method, path) need a write key; what it forwards, a read key."""
+def front_door_access(write_routes: Iterable[tuple[str, str]], unguarded: Iterable[str] = ()) -> Classifier:
+    """The producer: its own write routes (method, path) need a write key; what it forwards, a read key.
+    The `unguarded` paths need no key (the browser client's script) or check it themselves (the beacon,
+    which cannot send headers: its key is in the body)."""
     writes = frozenset(write_routes)
+    passed = frozenset(unguarded)
 
     def classify(method: str, path: str) -> Access:
-        if path in PUBLIC_PATHS:
+        if is_public(path) or path in passed:
             return Access.PUBLIC
+        if path.startswith(ERASURES_PATH):
+            return Access.ERASE
         return Access.WRITE if (method, path) in writes else Access.READ
 
     return classify

@@ -60,15 +60,16 @@ class KeySettings(BaseConfig):
 
     write_keys: Keys = ()  # may ingest
     read_keys: Keys = ()  # may query
+    erase_keys: Keys = ()  # may request and follow erasures (POST/GET /v1/erasures)
     # What the producer shows the query service's /internal/ routes (open if unset).
     internal_key: SecretStr | None = None
 
-    @field_validator("write_keys", "read_keys", mode="before")
+    @field_validator("write_keys", "read_keys", "erase_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         return split_commas(value)
 
-    @field_validator("write_keys", "read_keys")
+    @field_validator("write_keys", "read_keys", "erase_keys")
     @classmethod
     def _long_enough(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
         if any(len(key.get_secret_value()) < MIN_KEY_LENGTH for key in keys):
@@ -100,6 +101,8 @@ class KafkaSettings(TopicSpecSettings):
     dlq_topic: str = Field("logstream.logs.dlq.v1", min_length=1)
     # One record per stored action, published by the stream (logstream.schemas, docs/topics.md).
     actions_topic: str = Field("logstream.actions.v1", min_length=1)
+    # Erasure requests (POST /v1/erasures): part of the log, carried out by the stream (docs/privacy.md).
+    erasures_topic: str = Field("logstream.erasures.v1", min_length=1)
     # Group joins on the embedded broker wait about session.timeout / 2 (EMBEDDED.md).
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
 

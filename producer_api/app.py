@@ -10,19 +10,19 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.cors import CORSMiddleware
 
-from logstream import __version__, logs, metrics, openapi, problems
+from logstream import __version__, docs_page, logs, metrics, openapi, problems
 from logstream.contract import LogIn
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.kafka import broker_reachable, ensure_topics
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, RateLimiter, front_door_access, routes_of
-from producer_api import compat, routes
+from producer_api import beacon, browser_client, compat, erasures, routes
+from producer_api.erasures import ErasurePublisher
 from producer_api.errors import IngestError
 from producer_api.gateway import ReadRelay, Upstreams, forwarding_router, process_up
 from producer_api.idempotency import IdempotencyStore
@@ -46,6 +46,9 @@ Every error is RFC 9457 `application/problem+json` with a `code` (and an `errors
 `{path, code, message}` for contract violations)."""
 
 
+WRITE_ROUTERS = (routes.router, beacon.router, compat.router)
+
+
 def create_app(settings: ProducerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,9 +58,11 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         QUEUE_DEPTH.set_function(app.state.publisher.queue_depth)
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
         app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
+        app.state.erasures = ErasurePublisher(settings)
         try:
             yield
         finally:
+            await asyncio.to_thread(app.state.erasures.close)
             await app.state.publisher.close()
             await app.state.upstreams.close()
 
@@ -66,7 +71,10 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.state.settings = settings
     problems.install(app, IngestError)
     app.include_router(routes.router)
+    app.include_router(beacon.router)
+    app.include_router(browser_client.router)
     app.include_router(compat.router)
+    app.include_router(erasures.router)
 
     @app.get("/healthz", summary="The process is alive",
              responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
@@ -87,9 +95,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     async def openapi_document(request: Request) -> JSONBytesResponse:
         return JSONBytesResponse(await merged_openapi(app, request.app.state.upstreams))
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="logstream API")
+    docs_page.install(app, title="logstream API")
 
     if settings.metrics_enabled:
         @app.get(metrics.METRICS_PATH, include_in_schema=False)
@@ -113,16 +119,18 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.add_middleware(logs.RequestIds)  # outside the guard: its refusals carry the id too
     if settings.metrics_enabled:  # outermost: refusals by the guard are answers too
         metrics.register(*FAMILIES)
-        metrics.install(app, on_answer=IngestAnswers(frozenset(routes_of(routes.router, compat.router))), serve=False)
+        metrics.install(app, on_answer=IngestAnswers(frozenset(routes_of(*WRITE_ROUTERS))), serve=False)
     return app
 
 
 def protect(app: FastAPI, settings: ProducerSettings) -> None:
     """Keys and rate limits (logstream.security), then CORS outside them, so that preflights and
     refusals carry the CORS headers a browser needs to read them."""
-    keys = KeyRing(settings.write_keys, settings.read_keys)
+    keys = KeyRing(settings.write_keys, settings.read_keys, settings.erase_keys)
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst) if settings.rate_limit_per_s else None
-    app.add_middleware(Guard, keys=keys, classify=front_door_access(routes_of(routes.router, compat.router)),
+    app.state.keys, app.state.limiter = keys, limiter if keys else None  # the beacon checks its key itself
+    unguarded = [beacon.BEACON_PATH, *browser_client.PATHS]
+    app.add_middleware(Guard, keys=keys, classify=front_door_access(routes_of(*WRITE_ROUTERS), unguarded),
                        limiter=limiter if keys else None)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],

@@ -63,3 +63,7 @@ class TooManyLogsError(IngestError):
 
 class LogTooLargeError(IngestError):
     status, code, title = 413, "log_too_large", "A log is too large for one record"
+
+
+class InvalidErasureError(IngestError):
+    status, code, title = 400, "invalid_erasure", "Not an erasure request"

@@ -127,7 +127,11 @@ class Logs:
 
 async def read_logs(request: Request, settings: ProducerSettings) -> Logs:
     """The request's logs, every one valid, or an IngestError that says what is wrong."""
-    document = await read_json(request, settings)
+    return logs_of(await read_json(request, settings), settings)
+
+
+def logs_of(document: Any, settings: ProducerSettings) -> Logs:
+    """The document's logs (one log or an array), every one valid, or an IngestError."""
     check_log_count(document, settings)
     received_at = datetime.now(UTC)
     try:

@@ -10,18 +10,21 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from logstream import __version__, logs, metrics, openapi, problems
+from logstream import __version__, docs_page, logs, metrics, openapi, problems
 from logstream.clickhouse import MigrationError, connect, migrate, pending_migrations
 from logstream.hot_routes import HotRoutes, hot_route
 from logstream.responses import JSONBytesResponse
 from logstream.security import Guard, KeyRing, query_access
 from query_api import (
     compat,
+    dashboard,
+    erasures,
     export,
     faults,
     funnels,
     idempotency,
     internal,
+    live,
     paths,
     retention,
     routes,
@@ -50,12 +53,15 @@ def create_app(settings: QuerySettings) -> FastAPI:
 
     # No slash redirects: their Location would name this internal address through the front door, and
     # the compatibility routes answer their slash variants as the reference services did.
-    app = FastAPI(title="logstream query API", version=__version__, lifespan=lifespan,
-                  default_response_class=JSONBytesResponse, redirect_slashes=False)
+    app = FastAPI(title="logstream query API", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, default_response_class=JSONBytesResponse, redirect_slashes=False)
     app.state.settings = settings
     # name -> a check that /readyz adds (a process hosting more than this service registers its own)
     app.state.readiness_checks = {}
     problems.install(app, QueryError)
+    docs_page.install(app, title="logstream query API")
+    dashboard.install(app)
+    app.include_router(live.router)  # before routes: /v1/actions/live is not an action
     app.include_router(routes.router)
     app.include_router(stats.router)
     app.include_router(funnels.router)
@@ -65,6 +71,8 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.include_router(export.router)
     app.include_router(compat.router)
     app.include_router(internal.router)
+    app.include_router(erasures.router)
+    app.include_router(erasures.internal)
     app.include_router(idempotency.router)
     app.include_router(topic_schemas.router)
     if settings.query_fault_injection:
@@ -72,9 +80,9 @@ def create_app(settings: QuerySettings) -> FastAPI:
     app.add_middleware(HotRoutes, routes=[hot_route(stats.router, "GET", stats.TIMESERIES_PATH)],
                        enabled=settings.hot_routes)  # innermost
     # keys when exposed directly (compose); no rate limit here: that is the front door's
-    app.add_middleware(Guard, keys=KeyRing(settings.write_keys, settings.read_keys), classify=query_access,
-                       internal_key=settings.internal_key)
-    openapi.install(app, keys=bool(settings.write_keys or settings.read_keys))
+    keys = KeyRing(settings.write_keys, settings.read_keys, settings.erase_keys)
+    app.add_middleware(Guard, keys=keys, classify=query_access, internal_key=settings.internal_key)
+    openapi.install(app, keys=bool(keys))
     app.add_middleware(logs.RequestIds)  # the front door's id, sent with what it forwards
     if settings.metrics_enabled:  # outermost
         metrics.register(*FAMILIES)

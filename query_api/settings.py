@@ -33,4 +33,9 @@ class QuerySettings(TopicSpecSettings, ClickHouseSettings, KeySettings, HotRoute
     # Exports stream in windows of time, each its own query with these limits.
     query_export_max_rows: int = Field(100_000_000, ge=1)
     query_export_max_execution_s: float = Field(3600.0, gt=0)
-
+    # GET /v1/actions/live: how often each client's stream looks for new actions, and the most
+    # actions one event carries (what a client's stream holds in memory at once).
+    live_poll_s: float = Field(0.25, ge=0.01, le=10)
+    live_batch: int = Field(500, ge=1, le=10_000)
+    # How far back each poll reads, for inserts that overlapped (longer than any one insert takes).
+    live_lookback_s: float = Field(5.0, ge=0, le=300)

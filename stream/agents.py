@@ -21,10 +21,12 @@ from stream import metrics
 from stream.actions_topic import ActionsTopic
 from stream.archive import Archive, Record, headers_of
 from stream.dlq import DeadLetter, DeadLetters
+from stream.erasure_requests import ErasureRequests
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink, Refusal
 from stream.split import Source
+from stream.suppression import Suppression
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,10 @@ class BatchProcessor:
 
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
                  max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
-                 archive: Archive | None = None, actions: ActionsTopic | None = None):
+                 archive: Archive | None = None, actions: ActionsTopic | None = None,
+                 suppression: Suppression | None = None):
         self.sink = sink
+        self.suppression = suppression
         self.archive = archive
         self.actions = actions
         self._max_record_bytes = max_record_bytes
@@ -82,6 +86,11 @@ class BatchProcessor:
     async def _process_once(self, events: Sequence[EventT]) -> None:
         records = [Record(e.message.key, e.message.value, headers_of(e.message.headers), source_of(e.message))
                    for e in events]
+        if self.suppression is not None:  # erased users' logs are neither archived nor stored
+            await asyncio.to_thread(self.suppression.refresh_if_due)
+            kept = [r for r in records if self.suppression.keeps(r.value)]
+            metrics.LOGS_SUPPRESSED.inc(len(records) - len(kept))
+            records = kept
         batch = batches.build(
             ((r.key, r.value, r.source) for r in records),
             republished=frozenset((r.source.partition, r.source.offset) for r in records if is_republished(r.headers)),
@@ -142,7 +151,8 @@ def shorten_fetch_wait(app: faust.App, wait_ms: int) -> None:
     thread._create_worker_consumer = create_with_short_wait
 
 
-def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> faust.App:
+def create_faust_app(settings: StreamSettings, processor: BatchProcessor,
+                     erasures: ErasureRequests | None = None) -> faust.App:
     session_s = settings.kafka_session_timeout_ms / 1000
     app = faust.App(
         settings.stream_group,
@@ -166,6 +176,12 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> fau
     async def split_actions(stream: faust.StreamT[bytes]) -> None:
         async for events in stream.take_events(settings.stream_batch_size, within=settings.stream_batch_within_s):
             await processor.process(events)
+
+    if erasures is not None:
+        @app.agent(app.topic(settings.erasures_topic, key_type=bytes, value_type=bytes), name="erase_users")
+        async def erase_users(stream: faust.StreamT[bytes]) -> None:
+            async for value in stream:
+                await erasures.handle(value)
 
     shorten_fetch_wait(app, settings.stream_fetch_max_wait_ms)
 

@@ -32,6 +32,7 @@ from stream.archive import Record, headers_of
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.split import Source
+from stream.suppression import Suppression
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +187,9 @@ def fresh_database(settings: StreamSettings, name: str) -> StreamSettings:
 class Rebuild:
     """Pages of records into the fresh database, as the stream would have stored them."""
 
-    def __init__(self, client: Client, *, max_record_bytes: int, max_future: timedelta | None):
-        self._client = client
+    def __init__(self, client: Client, *, max_record_bytes: int, max_future: timedelta | None,
+                 suppression: Suppression | None = None):
+        self._client, self._suppression = client, suppression
         self.sink = ClickHouseSink(client, max_backoff_s=5.0)
         self._max_record_bytes, self._max_future = max_record_bytes, max_future
         self.records = self.dead_letters = self.duplicates = 0
@@ -197,7 +199,9 @@ class Rebuild:
         return self.sink.rows_written
 
     def build(self, records: list[Record]) -> batches.Batch:
-        """Pure: the page's rows and dead letters, by the stream's own code."""
+        """Pure: the page's rows and dead letters, by the stream's own code; erased users left out."""
+        if self._suppression is not None:
+            records = [r for r in records if self._suppression.keeps(r.value)]
         return batches.build(
             ((r.key, r.value, r.source) for r in records),
             republished=frozenset((r.source.partition, r.source.offset) for r in records

@@ -27,6 +27,10 @@ class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings, Metric
     stream_retry_max_backoff_s: float = Field(5.0, gt=0, le=300)
     # Publish every stored action to LOGSTREAM_ACTIONS_TOPIC (at least once; docs/topics.md).
     stream_publish_actions: bool = True
+    # Erasure (docs/privacy.md): how often each worker re-reads the erased users, and how long an
+    # erasure keeps looking for their logs already in flight (at least a few refreshes).
+    erasure_refresh_s: float = Field(1.0, gt=0, le=60)
+    erasure_settle_s: float = Field(10.0, ge=0, le=3600)
     # Standalone `logstream stream` serves /healthz and /readyz here.
     stream_host: str = "127.0.0.1"
     stream_port: Port = 8002

@@ -16,8 +16,11 @@ from stream.actions_topic import ActionsTopic
 from stream.agents import BatchProcessor, create_faust_app
 from stream.archive import Archive
 from stream.dlq import DeadLetters
+from stream.erasure import Eraser
+from stream.erasure_requests import ErasureRequests
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
+from stream.suppression import Suppression
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,11 @@ class StreamWorker:
         self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=backoff),
                                         DeadLetters(settings, archive), backoff,
                                         settings.stream_max_record_bytes, settings.max_future, archive,
-                                        ActionsTopic(settings) if settings.stream_publish_actions else None)
-        self.app = create_faust_app(settings, self.processor)
+                                        ActionsTopic(settings) if settings.stream_publish_actions else None,
+                                        Suppression(self._client, settings.erasure_refresh_s))
+        self._eraser_client = connect(settings)  # erasures run beside the batches, in their own thread
+        eraser = Eraser(self._eraser_client, settings.clickhouse_database, settings.erasure_settle_s)
+        self.app = create_faust_app(settings, self.processor, ErasureRequests(eraser, backoff))
         self.started_at = 0.0
         if settings.metrics_enabled:
             register(*metrics.FAMILIES)
@@ -101,4 +107,5 @@ class StreamWorker:
         if self.processor.actions is not None:
             self.processor.actions.close()
         self._client.close()
+        self._eraser_client.close()
         log.info("stream worker stopped")

@@ -3,10 +3,12 @@ folder is marked `e2e`: `pytest -m "not e2e"` leaves them out, `pytest -m e2e` r
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.support import KEYED_STACK_KEY, Stack, start_stack, stop_stack
 
@@ -40,3 +42,15 @@ def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                           LOGSTREAM_RATE_LIMIT_PER_S="0", LOGSTREAM_VISIBLE_TIMEOUT_S="10")
     yield running
     stop_stack(running)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium driven by Playwright (no browser download): a failure, never a skip,
+    when it is missing."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is not installed: `apt-get install chromium` (.ci/run installs it)"
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()

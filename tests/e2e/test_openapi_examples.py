@@ -26,6 +26,7 @@ def registered(stack: Stack) -> Stack:
 
 @pytest.mark.parametrize(("method", "path", "body", "status"), [
     ("post", "/v1/logs", LOG, 202),
+    ("post", "/v1/beacon", {"logs": LOG}, 202),
     ("post", "/api/v1/log", LOG, 200),
     ("post", "/testusers", USERS, 200),
     ("post", "/api/v1/testusers", USERS, 200),

@@ -73,7 +73,8 @@ def test_every_topic_agrees_with_the_topic_spec_and_settings() -> None:
     settings = KafkaSettings()
     specs = {spec.name: spec for spec in load_topic_specs(settings.topics_spec)}
     channels = {c["address"]: c for c in document()["channels"].values()}
-    assert set(channels) == set(specs) == {settings.raw_topic, settings.actions_topic, settings.dlq_topic}
+    assert set(channels) == set(specs) == {settings.raw_topic, settings.actions_topic, settings.dlq_topic,
+                                                   settings.erasures_topic}
     for name, spec in specs.items():
         kafka = channels[name]["bindings"]["kafka"]
         assert (kafka["partitions"], kafka["replicas"]) == (spec.partitions, spec.replication_factor), name

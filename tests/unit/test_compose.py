@@ -157,5 +157,5 @@ def test_the_three_broker_file_replicates_as_the_tests_do() -> None:
     for spec in load_topic_specs(KafkaSettings().topics_spec):
         fitted = fit_to_cluster(spec, len(brokers))
         assert fitted.replication_factor == 3
-        assert fitted.config.get("min.insync.replicas") == ("2" if spec.role in ("raw", "dlq") else None)
+        assert fitted.config.get("min.insync.replicas") == ("2" if spec.role in ("raw", "dlq", "erasures") else None)
     assert set(CLUSTER["volumes"]) == {"kafka-2-data", "kafka-3-data"}
