@@ -133,8 +133,9 @@ class Upstreams:
                                  background=BackgroundTask(response.aclose))
 
 
-    async def relay_read(self, scope: Scope, send: Send) -> None:
-        """A GET or HEAD to the query service, its answer streamed back as it comes."""
+    async def relay_read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A GET or HEAD to the query service, its answer streamed back as it comes, until it ends or
+        the client goes away (a live stream through the front door must not outlive its reader)."""
         assert self.relay is not None
         raw_path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
@@ -145,10 +146,25 @@ class Upstreams:
             problem = UpstreamUnavailableError(f"the query service is unreachable: {exc}", headers={"Retry-After": "1"})
             await render(problem)(scope, _no_body, send)
             return
-        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-        async for chunk in answer.chunks():  # a break-off mid-answer raises: the answer is cut short
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def relay_body() -> None:
+            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            async for chunk in answer.chunks():  # a break-off mid-answer raises: the answer is cut short
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        body, gone = asyncio.ensure_future(relay_body()), asyncio.ensure_future(_disconnected(receive))
+        await asyncio.wait({body, gone}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (body, gone):
+            task.cancel()  # a client gone: its answer's connection is closed, not kept
+        await asyncio.gather(body, gone, return_exceptions=True)
+        if body.done() and not body.cancelled() and body.exception() is not None:
+            raise body.exception()  # type: ignore[misc]
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _no_body() -> dict[str, Any]:
@@ -184,7 +200,7 @@ class ReadRelay:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._relayed(scope):
             return await self.app(scope, receive, send)
-        await scope["app"].state.upstreams.relay_read(scope, send)
+        await scope["app"].state.upstreams.relay_read(scope, receive, send)
 
 
 def process_up(value: int) -> str:

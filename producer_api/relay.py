@@ -9,7 +9,7 @@ is all this reads (and a body to the end of the connection, the one other way HT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 # Not sent on: hop-by-hop, and the host (this relay names the query service's).
@@ -37,32 +37,36 @@ class Answer:
         self._length, self._chunked, self._bodiless, self._keep_alive = length, chunked, bodiless, keep_alive
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """The body; the connection goes back to the pool only if the body was read to its end."""
-        reader, done = self._reader, False
+        """The body, as it comes (a live stream may last hours: the timeout is per read, not for the
+        whole body). The connection goes back to the pool only if the body was read to its end."""
+        done = False
         try:
-            async with asyncio.timeout(self._relay.read_timeout):
-                if self._bodiless:
+            if self._bodiless:
+                pass
+            elif self._length is not None:
+                left = self._length
+                while left:
+                    data = await self._read(self._reader.read(min(left, CHUNK)))
+                    if not data:
+                        raise asyncio.IncompleteReadError(b"", left)
+                    left -= len(data)
+                    yield data
+            elif self._chunked:
+                while size := int((await self._read(self._reader.readuntil(b"\r\n"))).split(b";", 1)[0], 16):
+                    yield (await self._read(self._reader.readexactly(size + 2)))[:-2]
+                while await self._read(self._reader.readuntil(b"\r\n")) != b"\r\n":  # trailers, then the end
                     pass
-                elif self._length is not None:
-                    left = self._length
-                    while left:
-                        data = await reader.read(min(left, CHUNK))
-                        if not data:
-                            raise asyncio.IncompleteReadError(b"", left)
-                        left -= len(data)
-                        yield data
-                elif self._chunked:
-                    while size := int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16):
-                        yield (await reader.readexactly(size + 2))[:-2]
-                    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, then the last line end
-                        pass
-                else:  # to the end of the connection
-                    self._keep_alive = False
-                    while data := await reader.read(CHUNK):
-                        yield data
+            else:  # to the end of the connection
+                self._keep_alive = False
+                while data := await self._read(self._reader.read(CHUNK)):
+                    yield data
             done = True
         finally:
             self._relay.release(self._reader, self._writer, reuse=done and self._keep_alive)
+
+    async def _read(self, reading: Awaitable[bytes]) -> bytes:
+        async with asyncio.timeout(self._relay.read_timeout):
+            return await reading
 
 
 class Relay:

@@ -77,3 +77,46 @@ def test_a_service_that_is_not_there_is_a_relay_error() -> None:
             await Relay("127.0.0.1", port).request("GET", b"/", [])
 
     asyncio.run(scenario())
+
+
+def test_a_client_gone_mid_stream_closes_the_stream_upstream() -> None:
+    """A live stream relayed by the front door ends when its reader goes away, upstream too."""
+    from pydantic import SecretStr
+
+    from producer_api.gateway import Upstreams
+
+    async def scenario() -> None:
+        closed = asyncio.Event()
+
+        async def endless_until_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            reading = asyncio.ensure_future(reader.read(1))
+            while not reading.done():
+                writer.write(b"6\r\nevent\n\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.01)
+            closed.set()
+
+        server = await asyncio.start_server(endless_until_eof, "127.0.0.1", 0)
+        upstreams = Upstreams(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", None, SecretStr("k"))
+        sent: list[dict] = []
+        client_gone = asyncio.Event()
+
+        async def receive() -> dict:
+            await client_gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if len(sent) == 3:  # the start and two events: the reader leaves
+                client_gone.set()
+
+        scope = {"type": "http", "method": "GET", "path": "/v1/live", "headers": [], "query_string": b""}
+        await asyncio.wait_for(upstreams.relay_read(scope, receive, send), 5)
+        await asyncio.wait_for(closed.wait(), 5)  # the upstream saw its connection closed
+        assert sent[0]["status"] == 200 and sent[1]["body"] == b"event\n"
+        await upstreams.close()
+        server.close()
+
+    asyncio.run(scenario())
