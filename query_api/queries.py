@@ -69,14 +69,15 @@ def actions_page(action_filter: ActionFilter, cursor: Cursor | None, limit: int,
                  order: Order = "asc") -> tuple[str, dict[str, Any]]:
     """One more row than asked for: its presence says there is a next page. A user's rows come from
     the projection sorted by user; any other page is merged from one page per type."""
-    if action_filter.user_id is not None:
+    kinds = [t for t in TYPES if not action_filter.types or t in action_filter.types]
+    if action_filter.user_id is not None or not kinds:  # (no known type asked for: a page of nothing)
         condition, parameters = where(action_filter, cursor, order)
         parameters["limit"] = limit + 1
         return ACTIONS_PAGE.format(where=condition, order=ORDER_BY[order]), parameters
     condition, parameters = where(action_filter, cursor, order, types=False)
     parameters["limit"] = limit + 1
     pages = []
-    for index, kind in enumerate(t for t in TYPES if not action_filter.types or t in action_filter.types):
+    for index, kind in enumerate(kinds):
         parameters[f"type_{index}"] = kind
         pages.append(TYPE_PAGE.format(name=f"type_{index}", where=condition, order=ORDER_BY[order]))
     return ACTIONS_PAGE_PER_TYPE.format(pages=" UNION ALL ".join(pages), order=ORDER_BY[order]), parameters

@@ -177,3 +177,14 @@ def test_reads_share_a_pool_of_connections(query_client: TestClient) -> None:
     finally:
         for hold in held:
             hold.__exit__(None, None, None)
+
+
+def test_a_page_of_types_no_action_has_is_empty(query_client: TestClient) -> None:
+    """The compatibility reads pass their own type names through: unknown ones match nothing."""
+    from query_api.filters import ActionFilter
+    from query_api.queries import actions_page
+
+    store = query_client.app.state.store
+    for order in ("asc", "desc"):
+        sql, parameters = actions_page(ActionFilter(types=("click", "SCROLL")), None, 10, order)
+        assert store._rows(sql, parameters, store.settings) == []
