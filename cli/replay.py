@@ -13,11 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 
 from logstream.clickhouse import connect
+from logstream.contract import epoch_millis
 from logstream.progress import Progress
 from stream.projections import derived_tables, differences
 from stream.replay import ArchiveSource, Cursor, Rebuild, TopicSource, fresh_database, replay
+from stream.retention import horizon
 from stream.settings import StreamSettings
 from stream.suppression import Suppression
 from stream.swap import SwapError, engine_now, swap
@@ -57,8 +60,10 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
     rebuilt = fresh_database(settings, into)
     erased = Suppression(client)  # the live database's erased users: never brought back
     erased.refresh_if_due()
+    start = horizon(settings.retention_days, datetime.now(UTC))
     rebuild = Rebuild(connect(rebuilt), max_record_bytes=settings.stream_max_record_bytes,
-                      max_future=settings.max_future, suppression=erased)
+                      max_future=settings.max_future, suppression=erased,
+                      earliest_ms=epoch_millis(start) if start is not None else None)
     source = (ArchiveSource(client, settings.raw_topic, database=live, page=args.page) if args.source == "archive"
               else TopicSource(settings, page=args.page))
     cursor = Cursor()

@@ -20,6 +20,16 @@ from logstream.responses import JSONBytesResponse
 ERROR_HEADER = "Logstream-Error"
 P = ParamSpec("P")
 
+# Every compatibility path with the methods logstream serves on it, the producer's (writes) and the
+# query API's (reads) together; any other method is a 405 with `Allow` (producer_api/compat/methods.py).
+# tests/unit/test_compat.py holds it to the two services' ROUTES.
+SERVED: dict[str, tuple[str, ...]] = {
+    "/api/v1/log": ("POST",), "/testusers": ("POST",), "/api/v1/testusers": ("POST",), "/api/v1/retrieve": ("GET",),
+    "/api/submitlogs": ("POST",), "/api/retrievelogs": ("GET",),
+    "/log": ("GET", "POST"),
+    "/logs/": ("GET", "POST"), "/logs": ("GET", "POST"),
+}
+
 
 class Shape(Protocol):
     """Renders a refusal as one seed's error body."""
@@ -27,11 +37,14 @@ class Shape(Protocol):
     def __call__(self, status: int, code: str, detail: str) -> Any: ...
 
 
+def printable(text: str, limit: int = 300) -> str:
+    """A header value: printable ASCII only, since a value may quote what a client sent (a NUL, a
+    control character), and a header with one cannot be sent at all."""
+    return "".join(c if " " <= c <= "~" else "?" for c in " ".join(text.split()))[:limit]
+
+
 def error_header(code: str, detail: str) -> dict[str, str]:
-    """Printable ASCII only: a detail may quote what a client sent (a NUL, a control character), and a
-    header with one cannot be sent at all."""
-    text = " ".join(f"{code}: {detail}".split())
-    return {ERROR_HEADER: "".join(c if " " <= c <= "~" else "?" for c in text)[:300]}
+    return {ERROR_HEADER: printable(f"{code}: {detail}")}
 
 
 class SeedError(Exception):

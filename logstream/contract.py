@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -197,6 +198,14 @@ Action = Annotated[
 ]
 
 
+class AsSentAction(_Action):
+    """An action under the `as-sent` property rules (PROPERTIES_AS_SENT): a known type and a time as
+    always, and properties any JSON object within the limits, none required (seed 002's route)."""
+
+    type: Annotated[Literal[ActionType.CLICK, ActionType.VIEW, ActionType.NAVIGATE], BeforeValidator(_upper)]
+    properties: _Properties
+
+
 class LogIn(BaseModel):
     """One session's log, as clients send it."""
 
@@ -235,14 +244,28 @@ class LogIn(BaseModel):
                        Field(min_length=1, max_length=MAX_ACTIONS_PER_LOG)]
 
 
+# A log's property rules, named in its raw record's `propertyRules` (absent: the contract's, per type).
+PROPERTIES_AS_SENT = "as-sent"
+
+
+class AsSentLogIn(LogIn):
+    """A log whose actions' properties are kept as sent, none required (AsSentAction)."""
+
+    actions: Annotated[list[AsSentAction], BeforeValidator(_at_most_actions),  # type: ignore[assignment]
+                       Field(min_length=1, max_length=MAX_ACTIONS_PER_LOG)]
+
+
 class LogRecord(LogIn):
     """A record of the raw topic: a log plus what the producer added.
 
     Other producers may omit both; the stream then derives them from the Kafka record.
+    `propertyRules: "as-sent"` (set by the producer on seed 002's route) validates its actions as
+    AsSentAction instead (see validate_record).
     """
 
     eventId: uuid.UUID | None = None
     receivedAt: SentTime | None = None
+    propertyRules: Literal["as-sent"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -260,6 +283,11 @@ class LogRecord(LogIn):
                     reference = None  # receivedAt's own problem is reported; no bound without it
             context["latest"] = reference + context["max_future"] if reference is not None else None
         return data
+
+
+class AsSentLogRecord(LogRecord):
+    actions: Annotated[list[AsSentAction], BeforeValidator(_at_most_actions),  # type: ignore[assignment]
+                       Field(min_length=1, max_length=MAX_ACTIONS_PER_LOG)]
 
 
 # ---------------------------------------------------------------- responses
@@ -299,6 +327,8 @@ class InvalidLogError(ValueError):
 _LOG = TypeAdapter(LogIn)
 _RECORD = TypeAdapter(LogRecord)
 _LOGS = TypeAdapter(Annotated[list[LogIn], Field(min_length=1)])
+_AS_SENT_LOG = TypeAdapter(AsSentLogIn)
+_AS_SENT_RECORD = TypeAdapter(AsSentLogRecord)
 
 _TAGS = frozenset(ActionType)
 _WRONG_TYPE = frozenset(
@@ -344,6 +374,10 @@ def _problem(error: Any) -> Problem:
         code = _CODES.get(kind, kind)
     if kind == "union_tag_invalid":
         return Problem(_path((*loc, "type")), code, "type must be one of CLICK, VIEW, NAVIGATE")
+    if kind == "literal_error" and loc[-1:] == ("propertyRules",):
+        return Problem(_path(loc), "invalid_value", "propertyRules must be as-sent, null or absent")
+    if kind == "literal_error" and loc[-1:] == ("type",):
+        return Problem(_path(loc), code, "type must be one of CLICK, VIEW, NAVIGATE")
     return Problem(_path(loc), code, error["msg"])
 
 
@@ -356,11 +390,14 @@ def future_bound(reference: datetime, max_future: timedelta = MAX_FUTURE) -> dat
     return reference + max_future
 
 
-def validate_logs(document: Any, *, latest: datetime | None = None) -> list[LogIn]:
+def validate_logs(document: Any, *, latest: datetime | None = None, properties_as_sent: bool = False) -> list[LogIn]:
     """One log object or a non-empty array of them, already parsed from JSON. With `latest`
-    (`future_bound(now)`), an action dated after it is refused (time_in_future)."""
+    (`future_bound(now)`), an action dated after it is refused (time_in_future). With
+    `properties_as_sent`, one log object under the as-sent property rules (AsSentLogIn)."""
     context = {"latest": latest}
     try:
+        if properties_as_sent and isinstance(document, dict):
+            return [_AS_SENT_LOG.validate_python(document, context=context)]
         if isinstance(document, list):
             return _LOGS.validate_python(document, context=context)
         if isinstance(document, dict):
@@ -374,7 +411,20 @@ def validate_record(payload: bytes, *, max_future: timedelta | None = None,
                     reference: datetime | None = None) -> LogRecord:
     """A raw-topic record, straight from its bytes. With `max_future`, its actions may be dated at most
     that far past its receivedAt, or, for a record without one, past `reference` (its Kafka timestamp)."""
+    adapter = _AS_SENT_RECORD if properties_as_sent(payload) else _RECORD
     try:
-        return _RECORD.validate_json(payload, context={"max_future": max_future, "reference": reference})
+        return adapter.validate_json(payload, context={"max_future": max_future, "reference": reference})
     except ValidationError as exc:
         raise InvalidLogError(problems_of(exc)) from None
+
+
+def properties_as_sent(payload: bytes) -> bool:
+    """Whether a raw record declares `"propertyRules": "as-sent"` (it is then validated as AsSentLogRecord,
+    which also requires the value to be exactly that)."""
+    if b'"propertyRules"' not in payload:
+        return False
+    try:
+        document = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(document, dict) and document.get("propertyRules") == PROPERTIES_AS_SENT

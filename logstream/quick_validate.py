@@ -59,9 +59,11 @@ def _identifier(value: Any) -> bool:
     return type(value) is str and 0 < len(value) <= ID_MAX_LENGTH
 
 
-def log_actions(document: Any, latest_ms: int | None = None) -> list[FastAction] | None:
+def log_actions(document: Any, latest_ms: int | None = None,
+                properties_as_sent: bool = False) -> list[FastAction] | None:
     """The actions of a valid log, or None if the fast path cannot vouch for it. With `latest_ms`
-    (epoch milliseconds of the contract's `future_bound`), actions dated after it are not vouched for."""
+    (epoch milliseconds of the contract's `future_bound`), actions dated after it are not vouched for.
+    With `properties_as_sent`, under the contract's as-sent property rules (no property required)."""
     if type(document) is not dict:
         return None
     actions = document.get("actions")
@@ -79,7 +81,7 @@ def log_actions(document: Any, latest_ms: int | None = None) -> list[FastAction]
         required = REQUIRED.get(kind)
         if required is None:
             return None
-        for key, check in required:
+        for key, check in () if properties_as_sent else required:
             if not check(properties.get(key)):
                 return None
         if properties_problem(properties) is not None:

@@ -75,6 +75,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     app.include_router(browser_client.router)
     app.include_router(compat.router)
     app.include_router(erasures.router)
+    app.include_router(compat.methods.router)  # the methods the compatibility routes do not serve: 405
 
     @app.get("/healthz", summary="The process is alive",
              responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})

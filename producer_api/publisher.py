@@ -35,16 +35,26 @@ INGEST_ROUTE = "POST /v1/logs"
 
 
 def records_for(documents: list[dict[str, Any]], received_at: datetime, max_record_bytes: int,
-                event_ids: list[str] | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+                event_ids: list[str] | None = None,
+                property_rules: str | None = None) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     """One record per log: key = userId, value = the log as sent plus eventId and receivedAt (the
     server's clock: a client's own eventId or receivedAt is replaced). `event_ids`: those reserved
-    for an Idempotency-Key (new ones otherwise)."""
+    for an Idempotency-Key (new ones otherwise). `property_rules`: the rules the log was validated
+    with, if not the contract's per-type ones (`propertyRules`; a client's own is never kept)."""
     stamp = received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     event_ids = event_ids or [str(uuid.uuid4()) for _ in documents]
+    added: dict[str, Any] = {"propertyRules": property_rules} if property_rules else {}
     records = [(document["userId"].encode(),
-                record_value({**document, "eventId": event_id, "receivedAt": stamp}, index, max_record_bytes))
+                record_value({**without_rules(document), "eventId": event_id, "receivedAt": stamp, **added}, index,
+                             max_record_bytes))
                for index, (document, event_id) in enumerate(zip(documents, event_ids, strict=True))]
     return records, event_ids
+
+
+def without_rules(document: dict[str, Any]) -> dict[str, Any]:
+    if "propertyRules" not in document:
+        return document
+    return {key: value for key, value in document.items() if key != "propertyRules"}
 
 
 class _Delivery:

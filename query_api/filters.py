@@ -40,6 +40,10 @@ class ActionFilter:
     types: tuple[str, ...] = ()
     start: datetime | None = None  # inclusive
     end: datetime | None = None  # exclusive
+    # Wall-clock bounds: compared with each action's time in the offset it was sent with (seed 001's
+    # reads); the datetimes are naive readings, labelled UTC. Never set by /v1.
+    local_start: datetime | None = None  # inclusive
+    local_end: datetime | None = None  # exclusive
 
 
 def build_filter(*, user_id: str | None, session_id: str | None, type_: str | None, start: str | None,

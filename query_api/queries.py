@@ -10,7 +10,19 @@ from logstream.contract import ActionType
 from query_api.cursor import Cursor
 from query_api.filters import ActionFilter
 
-ACTION_COLUMNS = "action_id, event_id, user_id, session_id, type, time, time_offset, properties"
+# Every read lists actions in this order: by time, then ties by arrival (when the log was received,
+# its record's place on the raw topic, the action's place in its log), action_id last for rows stored
+# before migration 0011 (their action_index is 0). Total, and the same on every replay.
+ARRIVAL_ORDER = "time, received_at, kafka_partition, kafka_offset, action_index, action_id"
+# What a response needs, then the rest of ARRIVAL_ORDER (for the cursor of the last row).
+ACTION_COLUMNS = ("action_id, event_id, user_id, session_id, type, time, time_offset, properties, "
+                  "received_at, kafka_partition, kafka_offset, action_index")
+
+# An action's time offset in seconds, from its stored text ("Z" or "+HH:MM"): its wall-clock time is
+# `time + toIntervalSecond(OFFSET_SECONDS)`.
+OFFSET_SECONDS = ("if(time_offset = 'Z', 0, if(substring(time_offset, 1, 1) = '-', -1, 1) * "
+                  "(toInt32(substring(time_offset, 2, 2)) * 3600 + toInt32(substring(time_offset, 5, 2)) * 60))")
+WALL_CLOCK = f"(time + toIntervalSecond({OFFSET_SECONDS}))"
 
 CLAUSES = {
     "user_id": "user_id = {user_id:String}",
@@ -18,26 +30,40 @@ CLAUSES = {
     "types": "type IN {types:Array(String)}",
     "start": "time >= {start:DateTime64(3, 'UTC')}",
     "end": "time < {end:DateTime64(3, 'UTC')}",
+    "local_start": WALL_CLOCK + " >= {local_start:DateTime64(3, 'UTC')}",
+    "local_end": WALL_CLOCK + " < {local_end:DateTime64(3, 'UTC')}",
     # The keyset condition, plus a plain bound the primary key can use.
-    "after": "time >= {after_time:DateTime64(3, 'UTC')} "
-             "AND (time, action_id) > ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
-    # The same, newest first: the rows before the cursor.
-    "before": "time <= {after_time:DateTime64(3, 'UTC')} "
-              "AND (time, action_id) < ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
+    "after": "time >= {after_time:DateTime64(3, 'UTC')} AND (" + ARRIVAL_ORDER + ") > "
+             "({after_time:DateTime64(3, 'UTC')}, {after_received:DateTime64(3, 'UTC')}, {after_partition:UInt32}, "
+             "{after_offset:UInt64}, {after_index:UInt32}, {after_id:UUID})",
+    # A cursor from before ARRIVAL_ORDER, (time, action_id): read on in that former order (LEGACY_ORDER).
+    "after_legacy": "time >= {after_time:DateTime64(3, 'UTC')} "
+                    "AND (time, action_id) > ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
+    # The same two, newest first: the rows before the cursor.
+    "before": "time <= {after_time:DateTime64(3, 'UTC')} AND (" + ARRIVAL_ORDER + ") < "
+              "({after_time:DateTime64(3, 'UTC')}, {after_received:DateTime64(3, 'UTC')}, {after_partition:UInt32}, "
+              "{after_offset:UInt64}, {after_index:UInt32}, {after_id:UUID})",
+    "before_legacy": "time <= {after_time:DateTime64(3, 'UTC')} "
+                     "AND (time, action_id) < ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
 }
 
+# The order before ARRIVAL_ORDER. A listing begun with a cursor of that time goes on in it to its end
+# (each page hands out a cursor of the same kind): switching orders mid-listing would repeat or skip
+# the ties of a time.
+LEGACY_ORDER = "time, action_id"
+ACTIONS_PAGE = "SELECT " + ACTION_COLUMNS + " FROM actions WHERE {where} ORDER BY {order} LIMIT {{limit:UInt32}}"
 Order = Literal["asc", "desc"]
-ORDER_BY = {"asc": "time, action_id", "desc": "time DESC, action_id DESC"}
 TYPES = tuple(t.value for t in ActionType)
-ACTIONS_PAGE = (
-    "SELECT " + ACTION_COLUMNS + " FROM actions WHERE {where} ORDER BY {order} LIMIT {{limit:UInt32}}"
-)
 # One page per type, merged. `actions` is sorted by (type, time, action_id): with the type fixed, a
-# page is read in order from where it starts (the first granules of a time range, or its last for
-# newest first) instead of sorting every row of three interleaved runs.
+# page is read in time order from where it starts (the first granules of a time range, or its last
+# for newest first) instead of sorting every row of three interleaved runs.
 ACTIONS_PAGE_PER_TYPE = "SELECT " + ACTION_COLUMNS + " FROM ({pages}) ORDER BY {order} LIMIT {{limit:UInt32}}"
 TYPE_PAGE = ("SELECT " + ACTION_COLUMNS + " FROM actions WHERE type = {{{name}:String}} AND {where} "
              "ORDER BY {order} LIMIT {{limit:UInt32}}")
+
+
+def order_by(columns: str, order: Order) -> str:
+    return columns if order == "asc" else ", ".join(f"{column.strip()} DESC" for column in columns.split(","))
 
 
 def ch_time(value: datetime) -> str:
@@ -57,11 +83,23 @@ def where(action_filter: ActionFilter, cursor: Cursor | None, order: Order = "as
         parameters["start"] = ch_time(action_filter.start)
     if action_filter.end is not None:
         parameters["end"] = ch_time(action_filter.end)
-    used = [name for name in ("user_id", "session_id", "types", "start", "end") if name in parameters]
+    if action_filter.local_start is not None:
+        parameters["local_start"] = ch_time(action_filter.local_start)
+    if action_filter.local_end is not None:
+        parameters["local_end"] = ch_time(action_filter.local_end)
+    used = [name for name in ("user_id", "session_id", "types", "start", "end", "local_start", "local_end")
+            if name in parameters]
     if cursor is not None:
         parameters["after_time"] = ch_time(cursor.time)
         parameters["after_id"] = str(cursor.action_id)
-        used.append("after" if order == "asc" else "before")
+        direction = "after" if order == "asc" else "before"
+        if cursor.arrival is None:
+            used.append(f"{direction}_legacy")
+        else:
+            received, partition, offset, index = cursor.arrival
+            parameters.update(after_received=ch_time(received), after_partition=partition, after_offset=offset,
+                              after_index=index)
+            used.append(direction)
     return " AND ".join(CLAUSES[name] for name in used) or "1", parameters
 
 
@@ -69,15 +107,16 @@ def actions_page(action_filter: ActionFilter, cursor: Cursor | None, limit: int,
                  order: Order = "asc") -> tuple[str, dict[str, Any]]:
     """One more row than asked for: its presence says there is a next page. A user's rows come from
     the projection sorted by user; any other page is merged from one page per type."""
+    columns = LEGACY_ORDER if cursor is not None and cursor.arrival is None else ARRIVAL_ORDER
     kinds = [t for t in TYPES if not action_filter.types or t in action_filter.types]
     if action_filter.user_id is not None or not kinds:  # (no known type asked for: a page of nothing)
         condition, parameters = where(action_filter, cursor, order)
         parameters["limit"] = limit + 1
-        return ACTIONS_PAGE.format(where=condition, order=ORDER_BY[order]), parameters
+        return ACTIONS_PAGE.format(where=condition, order=order_by(columns, order)), parameters
     condition, parameters = where(action_filter, cursor, order, types=False)
     parameters["limit"] = limit + 1
     pages = []
     for index, kind in enumerate(kinds):
         parameters[f"type_{index}"] = kind
-        pages.append(TYPE_PAGE.format(name=f"type_{index}", where=condition, order=ORDER_BY[order]))
-    return ACTIONS_PAGE_PER_TYPE.format(pages=" UNION ALL ".join(pages), order=ORDER_BY[order]), parameters
+        pages.append(TYPE_PAGE.format(name=f"type_{index}", where=condition, order=order_by(columns, order)))
+    return ACTIONS_PAGE_PER_TYPE.format(pages=" UNION ALL ".join(pages), order=order_by(columns, order)), parameters

@@ -44,7 +44,7 @@ class LogsPage(BaseModel):
 
 
 def action_out(row: tuple[Any, ...]) -> dict[str, Any]:
-    action_id, event_id, user_id, session_id, kind, time, offset, properties = row
+    action_id, event_id, user_id, session_id, kind, time, offset, properties = row[:8]
     return {"actionId": str(action_id), "eventId": str(event_id), "userId": user_id, "sessionId": session_id,
             "type": kind, "time": render_time(time.replace(tzinfo=UTC), offset),
             "properties": orjson.Fragment(properties)}
@@ -54,13 +54,16 @@ async def fetch_page(store: Store, settings: QuerySettings, action_filter: Actio
                      limit: int, order: Order = "asc") -> tuple[list[tuple[Any, ...]], str | None]:
     if not 1 <= limit <= settings.query_max_limit:
         raise InvalidParameterError("limit", f"must be between 1 and {settings.query_max_limit}")
-    sql, parameters = actions_page(action_filter, parse_cursor(cursor), limit, order)
+    after = parse_cursor(cursor)
+    sql, parameters = actions_page(action_filter, after, limit, order)
     rows = await store.rows(sql, parameters)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, Cursor(last[5], last[0]).encode()
+    if after is not None and after.arrival is None:  # a listing begun before the arrival order
+        return rows, Cursor(last[5], last[0]).encode()
+    return rows, Cursor.of_row(last).encode()
 
 
 ACTION_EXAMPLE = {"actionId": "0b8f8b8e-6a8e-5c1e-9d0e-3f9a1c2b4d5e", "eventId": "4c0c6d0e-1f2a-4b3c-8d4e-5f6a7b8c9d0e",
@@ -76,9 +79,9 @@ LOGS_EXAMPLE = {"logs": [{"userId": "ABC123XYZ", "sessionId": "XYZ456ABC", "acti
 async def list_actions(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
                        cursor: CursorQuery = None, limit: LimitQuery = 100,
                        order: OrderQuery = "asc") -> JSONBytesResponse:
-    """Ordered by time then actionId (`order=desc`: newest first, both reversed); `from` inclusive,
-    `to` exclusive; times come back with the offset they were sent with. Follow `nextCursor` (with
-    the same `order`) until it is null: no row is skipped or repeated."""
+    """Ordered by time, actions with the same time in the order they arrived (`order=desc`: newest
+    first, both reversed); `from` inclusive, `to` exclusive; times come back with the offset they were
+    sent with. Follow `nextCursor` (with the same `order`) until it is null: no row is skipped or repeated."""
     rows, next_cursor = await fetch_page(store, settings, action_filter, cursor, limit, order)
     return JSONBytesResponse({"actions": [action_out(r) for r in rows], "nextCursor": next_cursor})
 

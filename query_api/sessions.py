@@ -14,7 +14,7 @@ from query_api.cursor import SessionCursor
 from query_api.deps import FromQuery, SettingsDep, StoreDep, ToQuery, example
 from query_api.errors import NotFoundError
 from query_api.filters import build_filter
-from query_api.queries import ACTION_COLUMNS, ch_time
+from query_api.queries import ACTION_COLUMNS, ARRIVAL_ORDER, ch_time
 from query_api.routes import action_out
 from query_api.stats import utc_text
 from query_api.stats_queries import TYPES
@@ -22,12 +22,12 @@ from query_api.stats_queries import TYPES
 router = APIRouter(tags=["sessions"])
 
 SESSION_ACTIONS = ("SELECT " + ACTION_COLUMNS + " FROM actions WHERE session_id = {session_id:String} "
-                   "ORDER BY time, action_id LIMIT {limit:UInt32}")
+                   "ORDER BY " + ARRIVAL_ORDER + " LIMIT {limit:UInt32}")
 # Only for a session longer than one page: its totals and users, over all its actions.
 SESSION_COUNTS = ("SELECT type, count(), min(time), max(time) FROM actions WHERE session_id = {session_id:String} "
                   "GROUP BY type")
 SESSION_USERS = ("SELECT user_id FROM actions WHERE session_id = {session_id:String} "
-                 "GROUP BY user_id ORDER BY min((time, action_id))")
+                 "GROUP BY user_id ORDER BY min((" + ARRIVAL_ORDER + "))")
 
 USER_SESSIONS = """
 SELECT session_id, min(first_time) AS first_at, max(last_time) AS last_at,
@@ -62,7 +62,7 @@ def _span(first: datetime, last: datetime) -> int:
             summary="One session's timeline")
 async def get_session(store: StoreDep, settings: SettingsDep,
                       sessionId: Annotated[str, Path(max_length=256, examples=["XYZ456ABC"])]) -> JSONBytesResponse:
-    """The session's actions in time order (then actionId), with its user, first and last time
+    """The session's actions in time order (ties in arrival order), with its user, first and last time
     (UTC), duration and counts per type. A session of more than 10,000 actions
     (LOGSTREAM_QUERY_MAX_LIMIT) lists its first ones with `truncated: true` (page through the
     rest with /v1/actions?sessionId=); the totals always cover all of it. `userIds` lists every

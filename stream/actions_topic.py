@@ -49,7 +49,7 @@ def action_records(columns: Columns, skip: Iterable[Source] = ()) -> list[tuple[
     engine, so never stored). The value is /v1/actions' object plus receivedAt and source."""
     skipped = {(s.topic, s.partition, s.offset) for s in skip}
     (action_ids, event_ids, users, sessions, kinds, times, offsets, properties, received, topics, partitions,
-     raw_offsets) = columns.data
+     raw_offsets, _, rules) = columns.data
     out = []
     for i in range(len(columns)):
         if skipped and (topics[i], partitions[i], raw_offsets[i]) in skipped:
@@ -60,6 +60,8 @@ def action_records(columns: Columns, skip: Iterable[Source] = ()) -> list[tuple[
             "properties": orjson.Fragment(properties[i]), "receivedAt": _millis_text(received[i]),
             "source": {"topic": topics[i], "partition": partitions[i], "offset": raw_offsets[i]},
         }
+        if rules[i]:
+            value["propertyRules"] = rules[i]
         out.append((users[i].encode(), orjson.dumps(value)))
     return out
 

@@ -7,14 +7,14 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import faust
 from faust.types import EventT
 
-from logstream.contract import Problem
+from logstream.contract import Problem, epoch_millis
 from logstream.kafka import REPUBLISHED_HEADER
 from stream import batch as batches
 from stream import metrics
@@ -22,6 +22,7 @@ from stream.actions_topic import ActionsTopic
 from stream.archive import Archive, Record, headers_of
 from stream.dlq import DeadLetter, DeadLetters
 from stream.erasure_requests import ErasureRequests
+from stream.retention import horizon
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink, Refusal
@@ -38,9 +39,10 @@ class BatchProcessor:
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
                  max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
                  archive: Archive | None = None, actions: ActionsTopic | None = None,
-                 suppression: Suppression | None = None):
+                 suppression: Suppression | None = None, retention_days: int = 0):
         self.sink = sink
         self.suppression = suppression
+        self._retention_days = retention_days
         self.archive = archive
         self.actions = actions
         self._max_record_bytes = max_record_bytes
@@ -96,6 +98,11 @@ class BatchProcessor:
             republished=frozenset((r.source.partition, r.source.offset) for r in records if is_republished(r.headers)),
             max_record_bytes=self._max_record_bytes, max_future=self._max_future,
         )
+        start = horizon(self._retention_days, datetime.now(UTC))
+        if start is not None:  # expired as it arrives: a late action must not bring back a dropped month
+            before = len(batch.rows)
+            batch.rows = batch.rows.since(epoch_millis(start))
+            metrics.ACTIONS_EXPIRED.inc(before - len(batch.rows))
         if self.archive is not None:
             await self.archive.write(records, batch.rows)
         if batch.dead:

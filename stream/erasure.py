@@ -58,7 +58,18 @@ class Rollup:
     sums: tuple[str, ...]  # SimpleAggregateFunction(sum, ...): corrected by deltas
     others: tuple[str, ...]  # every other aggregate: recomputed
     per_user: bool  # has a user_id column: the user's rows are deleted
-    per_day: bool  # a key is a time within one UTC day: recomputed from those days' actions only
+    time_keys: tuple[str, ...]  # keys that are times (a minute, a quarter hour, a day): within one UTC day
+    partition_key: str
+
+    @property
+    def per_day(self) -> bool:
+        """Recomputed from the actions of the days the removed rows fall in only."""
+        return bool(self.time_keys)
+
+    @property
+    def monthly(self) -> bool:
+        """Partitioned by the month of a time key: a month of actions is exactly a partition of it."""
+        return self.partition_key.replace(" ", "") in {f"toYYYYMM({k})" for k in self.time_keys}
 
     def over(self, database: str, source: str) -> str:
         """The view's SELECT reading `source` (a table or a parenthesized query) instead of `actions`."""
@@ -84,8 +95,9 @@ def rollups_of(client: Client, database: str) -> list[Rollup]:
         keys = tuple(n for n, kind in columns if not AGGREGATE.match(kind))
         sums = tuple(n for n, kind in columns if kind.startswith("SimpleAggregateFunction(sum,"))
         others = tuple(n for n, kind in columns if AGGREGATE.match(kind) and n not in sums)
-        found.append(Rollup(target["table"], select, keys, sums, others, "user_id" in keys,
-                            any(TIME_TYPES.match(kind) for n, kind in columns if n in keys)))
+        time_keys = tuple(n for n, kind in columns if n in keys and TIME_TYPES.match(kind))
+        partition_key = client.query(PARTITION_KEY, parameters={"db": database, "n": target["table"]}).result_rows[0][0]
+        found.append(Rollup(target["table"], select, keys, sums, others, "user_id" in keys, time_keys, partition_key))
     return sorted(found, key=lambda rollup: rollup.table)
 
 
@@ -108,6 +120,7 @@ WHERE database = {db:String} AND table IN {t:Array(String)}
 ACTIVE_PARTITIONS = """
 SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active
 """
+PARTITION_KEY = "SELECT partition_key FROM system.tables WHERE database = {db:String} AND name = {n:String}"
 VIEW_SELECT = "SELECT as_select FROM system.tables WHERE database = {db:String} AND name = {n:String}"
 PROGRESS = """
 SELECT user_id, toString(state), pass, phase, actions_erased, requested_at, completed_at
@@ -133,14 +146,16 @@ class Eraser:
         progress.state = "erasing"
         suppressed_at = time.monotonic()
         while True:
-            found = self._pass(progress)
+            found = self.run_pass(progress, [r for r in rollups_of(self.client, self.database) if not r.per_user],
+                               lambda captured: self.capture_rows(captured, "user_id = {u:String}", {"u": user_id}),
+                               lambda captured: self._delete(captured, user_id))
             if found == 0 and time.monotonic() - suppressed_at >= self.settle_s:
                 break
             if found == 0:
                 time.sleep(min(1.0, self.settle_s))
         self._outside_projections(user_id)
         progress.state, progress.completed_at = "done", self._clock()
-        self._record(progress)
+        self.record(progress)
         log.info("erasure %s done: %d actions erased in %d passes", erasure_id, progress.actions_erased,
                  progress.pass_ + 1)
         return progress
@@ -154,7 +169,7 @@ class Eraser:
 
     def record_request(self, erasure_id: uuid.UUID, user_id: str, requested_at: datetime) -> None:
         if self.progress(erasure_id) is None:
-            self._record(Progress(erasure_id, user_id, requested_at))
+            self.record(Progress(erasure_id, user_id, requested_at))
 
     def suppress(self, progress: Progress) -> None:
         self.client.insert("erased_users", [[progress.user_id, progress.erasure_id, progress.requested_at]],
@@ -166,20 +181,22 @@ class Eraser:
 
     # ------------------------------------------------------------------ one pass
 
-    def _pass(self, progress: Progress) -> int:
-        """The steps of one pass, from the one recorded; the number of the user's actions it erased."""
-        rollups = [r for r in rollups_of(self.client, self.database) if not r.per_user]
+    def run_pass(self, progress: Progress, rollups: list[Rollup], capture: Callable[[str], int],
+              delete: Callable[[str], None]) -> int:
+        """The steps of one pass, from the one recorded: `capture` copies the rows to remove into the
+        table it is given, `delete` removes them from `actions` (and from the tables it corrects
+        itself); `rollups` are corrected by deltas and recomputes. The number of rows removed."""
         captured = self._name(f"erasing_{progress.erasure_id.hex}_{progress.pass_}")
-        steps = {"capture": lambda: self._capture(captured, progress.user_id),
+        steps = {"capture": lambda: capture(captured),
                  "delta": lambda: self._stage_deltas(captured, rollups, progress),
                  "move": lambda: self._move_deltas(rollups, progress),
-                 "delete": lambda: self._delete(captured, progress.user_id),
+                 "delete": lambda: delete(captured),
                  "recompute": lambda: self._recompute(captured, rollups, progress)}
         count = self.client.query(f"SELECT count() FROM {captured}").result_rows[0][0] \
             if progress.phase != "capture" else 0
         for phase in PHASES[PHASES.index(progress.phase):]:
             progress.phase = phase
-            self._record(progress)
+            self.record(progress)
             result = steps[phase]()
             if phase == "capture":
                 count = result
@@ -189,15 +206,15 @@ class Eraser:
         progress.actions_erased += count
         self.client.command(f"DROP TABLE IF EXISTS {captured}")
         progress.pass_, progress.phase = progress.pass_ + 1, PHASES[0]
-        self._record(progress)
+        self.record(progress)
         return count
 
-    def _capture(self, captured: str, user_id: str) -> int:
+    def capture_rows(self, captured: str, where: str, parameters: dict[str, object]) -> int:
         self.client.command(f"DROP TABLE IF EXISTS {captured}")
         self.client.command(f"CREATE TABLE {captured} ENGINE = MergeTree ORDER BY tuple() "
                             f"EMPTY AS SELECT * FROM {self._name(SOURCE)}", settings=WITH_MATERIALIZED)
-        self.client.command(f"INSERT INTO {captured} SELECT * FROM {self._name(SOURCE)} WHERE user_id = {{u:String}}",
-                            parameters={"u": user_id}, settings=WITH_MATERIALIZED)
+        self.client.command(f"INSERT INTO {captured} SELECT * FROM {self._name(SOURCE)} WHERE {where}",
+                            parameters=parameters, settings=WITH_MATERIALIZED)
         return self.client.query(f"SELECT count() FROM {captured}").result_rows[0][0]
 
     def _stage_deltas(self, captured: str, rollups: list[Rollup], progress: Progress) -> None:
@@ -277,7 +294,7 @@ class Eraser:
 
     # ------------------------------------------------------------------ helpers
 
-    def _record(self, progress: Progress) -> None:
+    def record(self, progress: Progress) -> None:
         self.client.insert("erasures", [[progress.erasure_id, progress.user_id, progress.state, progress.pass_,
                                          progress.phase, progress.actions_erased, progress.requested_at,
                                          progress.completed_at, time.time_ns()]],

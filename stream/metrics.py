@@ -85,9 +85,12 @@ for _reason in ("unparseable", "schema_violation", "too_large", "unstorable"):  
     DEAD_LETTERS.labels(_reason)  # exported at 0 from the start, so that rates and dashboards see them
 LOGS_SUPPRESSED = Counter("logstream_stream_logs_suppressed",
                           "Raw-topic records of erased users, neither archived nor stored", registry=None)
+ACTIONS_EXPIRED = Counter("logstream_stream_actions_expired",
+                          "Actions older than the retention's horizon, not stored", registry=None)
 ERASURES = Counter("logstream_stream_erasures", "Erasure requests carried out, by outcome", ["outcome"], registry=None)
 FAMILIES = (RECORDS_CONSUMED, ROWS_INSERTED, DUPLICATES_SKIPPED, DEAD_LETTERS, BATCHES, BATCH_RECORDS,
-            INSERT_SECONDS, RETRIES, FRESHNESS_SECONDS, LOGS_SUPPRESSED, ERASURES)
+            INSERT_SECONDS, RETRIES, FRESHNESS_SECONDS, LOGS_SUPPRESSED, ERASURES,
+            ACTIONS_EXPIRED)
 
 
 def observe_freshness(received_ms: list[int], partitions: list[int], offsets: list[int]) -> None:

@@ -188,8 +188,8 @@ class Rebuild:
     """Pages of records into the fresh database, as the stream would have stored them."""
 
     def __init__(self, client: Client, *, max_record_bytes: int, max_future: timedelta | None,
-                 suppression: Suppression | None = None):
-        self._client, self._suppression = client, suppression
+                 suppression: Suppression | None = None, earliest_ms: int | None = None):
+        self._client, self._suppression, self._earliest_ms = client, suppression, earliest_ms
         self.sink = ClickHouseSink(client, max_backoff_s=5.0)
         self._max_record_bytes, self._max_future = max_record_bytes, max_future
         self.records = self.dead_letters = self.duplicates = 0
@@ -199,14 +199,18 @@ class Rebuild:
         return self.sink.rows_written
 
     def build(self, records: list[Record]) -> batches.Batch:
-        """Pure: the page's rows and dead letters, by the stream's own code; erased users left out."""
+        """Pure: the page's rows and dead letters, by the stream's own code; erased users and actions
+        older than the retention's horizon left out."""
         if self._suppression is not None:
             records = [r for r in records if self._suppression.keeps(r.value)]
-        return batches.build(
+        built = batches.build(
             ((r.key, r.value, r.source) for r in records),
             republished=frozenset((r.source.partition, r.source.offset) for r in records
                                   if any(name == REPUBLISHED_HEADER for name, _ in r.headers)),
             max_record_bytes=self._max_record_bytes, max_future=self._max_future)
+        if self._earliest_ms is not None:  # expired: never brought back
+            built.rows = built.rows.since(self._earliest_ms)
+        return built
 
     def store(self, records: list[Record], built: batches.Batch) -> None:
         """The page's rows not stored yet, in order after the pages stored before it."""

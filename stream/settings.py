@@ -31,6 +31,10 @@ class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings, Metric
     # erasure keeps looking for their logs already in flight (at least a few refreshes).
     erasure_refresh_s: float = Field(1.0, gt=0, le=60)
     erasure_settle_s: float = Field(10.0, ge=0, le=3600)
+    # Retention (docs/privacy.md), whole months: actions and rollups, and the archive; 0 keeps all.
+    retention_days: int = Field(0, ge=0)
+    archive_retention_days: int = Field(0, ge=0)
+    retention_check_interval_s: float = Field(3600.0, gt=0)
     # Standalone `logstream stream` serves /healthz and /readyz here.
     stream_host: str = "127.0.0.1"
     stream_port: Port = 8002

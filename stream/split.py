@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from logstream.contract import EARLIEST_TIME, LATEST_TIME, LogRecord, epoch_millis, offset_text
+from logstream.contract import EARLIEST_TIME, LATEST_TIME, PROPERTIES_AS_SENT, LogRecord, epoch_millis, offset_text
 from logstream.quick_validate import canonical_uuid, log_actions, sent_time, uuid5_ints
 
 # Fixed forever: action and derived event ids must be the same on every replay.
@@ -20,7 +20,8 @@ ID_NAMESPACE = uuid.UUID("6f1f7a52-2d4c-4b43-9a6e-0c7d3f2b9e11")
 _NAMESPACE = ID_NAMESPACE.bytes
 
 COLUMNS = ("action_id", "event_id", "user_id", "session_id", "type", "time", "time_offset", "properties",
-           "received_at", "kafka_topic", "kafka_partition", "kafka_offset")
+           "received_at", "kafka_topic", "kafka_partition", "kafka_offset", "action_index",
+           "property_rules")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,10 @@ class Columns:
         if max_future_ms is not None:
             reference = received_sent[0] if received_sent else reference_ms(source)
             latest_ms = reference + max_future_ms if reference is not None else None
-        actions = log_actions(document, latest_ms)
+        rules = document.get("propertyRules")
+        if rules is not None and rules != PROPERTIES_AS_SENT:
+            return False  # the contract refuses what it does not know
+        actions = log_actions(document, latest_ms, properties_as_sent=rules is not None)
         if actions is None:
             return False
         event = document.get("eventId")
@@ -95,7 +99,8 @@ class Columns:
             return False
         received_ms = received_sent[0] if received_sent else reference_ms(source) or 0
         self._append(uuid5_ints(_NAMESPACE, f"{event}/", len(actions)), event_int, document["userId"],
-                     document["sessionId"], [(a[0], a[1], a[2]) for a in actions], properties, received_ms, source)
+                     document["sessionId"], [(a[0], a[1], a[2]) for a in actions], properties, received_ms, source,
+                     rules or "")
         return True
 
     def add(self, record: LogRecord, source: Source) -> None:
@@ -106,11 +111,11 @@ class Columns:
         received_ms = epoch_millis(record.receivedAt) if record.receivedAt else reference_ms(source) or 0
         actions = [(a.type.value, epoch_millis(a.time), offset_text(a.time)) for a in record.actions]
         self._append([action_id_of(event_id, i).int for i in range(len(actions))], event_id.int, record.userId,
-                     record.sessionId, actions, properties, received_ms, source)
+                     record.sessionId, actions, properties, received_ms, source, record.propertyRules or "")
 
     def _append(self, action_ids: list[int], event_id: int, user: str, session: str,
                 actions: list[tuple[str, int, str]], properties: list[str], received_ms: int,
-                source: Source) -> None:
+                source: Source, property_rules: str) -> None:
         count = len(actions)
         data = self.data
         data[0].extend(action_ids)
@@ -125,9 +130,21 @@ class Columns:
         data[9].extend([source.topic] * count)
         data[10].extend([source.partition] * count)
         data[11].extend([source.offset] * count)
+        data[12].extend(range(count))
+        data[13].extend([property_rules] * count)
 
     def without(self, action_ids: set[int]) -> Columns:
         keep = [i for i, action_id in enumerate(self.data[0]) if action_id not in action_ids]
+        kept = Columns()
+        kept.data = [[column[i] for i in keep] for column in self.data]
+        return kept
+
+    def since(self, earliest_ms: int) -> Columns:
+        """The rows whose action time is at or after `earliest_ms` (the retention's horizon)."""
+        times = self.data[5]
+        if not times or min(times) >= earliest_ms:
+            return self
+        keep = [i for i, t in enumerate(times) if t >= earliest_ms]
         kept = Columns()
         kept.data = [[column[i] for i in keep] for column in self.data]
         return kept

@@ -18,6 +18,7 @@ from stream.archive import Archive
 from stream.dlq import DeadLetters
 from stream.erasure import Eraser
 from stream.erasure_requests import ErasureRequests
+from stream.retention import Retention
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.suppression import Suppression
@@ -36,7 +37,7 @@ class StreamWorker:
                                         DeadLetters(settings, archive), backoff,
                                         settings.stream_max_record_bytes, settings.max_future, archive,
                                         ActionsTopic(settings) if settings.stream_publish_actions else None,
-                                        Suppression(self._client, settings.erasure_refresh_s))
+                                        Suppression(self._client, settings.erasure_refresh_s), settings.retention_days)
         self._eraser_client = connect(settings)  # erasures run beside the batches, in their own thread
         eraser = Eraser(self._eraser_client, settings.clickhouse_database, settings.erasure_settle_s)
         self.app = create_faust_app(settings, self.processor, ErasureRequests(eraser, backoff))
@@ -44,11 +45,14 @@ class StreamWorker:
         if settings.metrics_enabled:
             register(*metrics.FAMILIES)
         self._unregister_lag = None
+        self._retention_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(ensure_topics, self.settings)
         await self.app.start()
         self.started_at = time.monotonic()
+        if self.settings.retention_days or self.settings.archive_retention_days:
+            self._retention_task = asyncio.get_running_loop().create_task(self._keep_retention(), name="retention")
         if self.settings.metrics_enabled:
             self._unregister_lag = metrics.register_lag(metrics.ConsumerLag(self.offsets))
         log.info("stream worker consuming %s as group %s", self.settings.raw_topic, self.settings.stream_group)
@@ -84,6 +88,23 @@ class StreamWorker:
             rows.append((tp.topic, tp.partition, committed.get(tp), end))
         return rows
 
+    async def _keep_retention(self) -> None:
+        """Drop what has expired, at start and then every retention_check_interval_s."""
+        settings = self.settings
+        client = connect(settings)
+        retention = Retention(client, settings.clickhouse_database, settings.retention_days,
+                              settings.archive_retention_days)
+        try:
+            while True:
+                try:
+                    for line in await asyncio.to_thread(retention.apply):
+                        log.info("retention: %s", line)
+                except Exception:  # logged and tried again at the next check: it never stops the stream
+                    log.exception("retention run failed")
+                await asyncio.sleep(settings.retention_check_interval_s)
+        finally:
+            client.close()
+
     async def drain(self) -> None:
         """Keep consuming until nothing arrived for stream_drain_idle_s (bounded by the timeout)."""
         started = time.monotonic()
@@ -98,6 +119,8 @@ class StreamWorker:
         log.error("drain timed out after %.0f s; the rest stays in the topic", self.settings.stream_drain_timeout_s)
 
     async def stop(self) -> None:
+        if self._retention_task is not None:
+            self._retention_task.cancel()
         if self.settings.stream_drain_on_stop:
             await self.drain()
         await self.app.stop()

@@ -32,9 +32,10 @@ async def read_document(request: Request) -> Any:
     return document
 
 
-def validate(request: Request, document: Any) -> list[LogIn]:
-    """The contract, for logs received now (actions dated past LOGSTREAM_MAX_FUTURE_S are refused)."""
-    return validate_logs(document, latest=latest_time(request))
+def validate(request: Request, document: Any, *, properties_as_sent: bool = False) -> list[LogIn]:
+    """The contract, for logs received now (actions dated past LOGSTREAM_MAX_FUTURE_S are refused);
+    with `properties_as_sent`, under its as-sent property rules."""
+    return validate_logs(document, latest=latest_time(request), properties_as_sent=properties_as_sent)
 
 
 def latest_time(request: Request) -> datetime:
@@ -54,11 +55,14 @@ def describe(problems: Sequence[Problem]) -> str:
     return "; ".join(f"{p.path or 'body'}: {p.message}" for p in problems[:10])
 
 
-async def store(request: Request, logs: Sequence[LogIn], documents: list[dict[str, Any]]) -> list[str]:
-    """Publish (answered by the broker's acks), then wait until queryable. Returns the eventIds."""
+async def store(request: Request, logs: Sequence[LogIn], documents: list[dict[str, Any]], *,
+                property_rules: str | None = None) -> list[str]:
+    """Publish (answered by the broker's acks), then wait until queryable. Returns the eventIds.
+    `property_rules`: as validated, if not the contract's (the record's `propertyRules`)."""
     state = request.app.state
     require_query_service(state.upstreams)
-    records, event_ids = records_for(documents, datetime.now(UTC), state.settings.max_record_bytes)
+    records, event_ids = records_for(documents, datetime.now(UTC), state.settings.max_record_bytes,
+                                     property_rules=property_rules)
     route = request.scope.get("route")
     await state.publisher.publish(records, route=f"{request.method} {getattr(route, 'path', request.url.path)}",
                                   actions=sum(len(log.actions) for log in logs))

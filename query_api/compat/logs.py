@@ -60,8 +60,9 @@ async def read_logs(
     request: Request,
     userId: Annotated[str | None, Query(description="003")] = None,
     types: Annotated[str | None, Query(description="003: comma-separated, exact")] = None,
-    from_: Annotated[str | None, Query(alias="from", description="003: ISO 8601, inclusive")] = None,
-    to: Annotated[str | None, Query(description="003: ISO 8601, inclusive")] = None,
+    from_: Annotated[str | None, Query(alias="from", description="003: a full time with its offset "
+                                                                 "(2019-10-18T21:37:28-06:00), inclusive")] = None,
+    to: Annotated[str | None, Query(description="003: a full time with its offset, inclusive")] = None,
     user: Annotated[str | None, Query(description="004")] = None,
     type: Annotated[str | None, Query(description="004: exact")] = None,
     start_time: Annotated[str | None, Query(description="004: ISO 8601, inclusive")] = None,

@@ -1,7 +1,7 @@
 """What the compatibility read routes share: time parameters, one query, and the renderings.
 
 The rows come from the same parameterized query as /v1/actions (query_api.queries), ordered by time
-then actionId, without pagination: these APIs had none, so a read matching more than
+then by arrival (ARRIVAL_ORDER), without pagination: these APIs had none, so a read matching more than
 LOGSTREAM_COMPAT_MAX_ACTIONS actions is refused rather than silently cut.
 """
 
@@ -34,15 +34,35 @@ class TooManyActionsError(QueryError):
 DECODED_PLUS = re.compile(r"(T[\d:.,]+) (\d\d(:?\d\d)?)$")
 
 
-def instant(parameter: str, text: str | None) -> datetime | None:
-    """ISO 8601 with any offset (or Z); without one, or a bare date, it is UTC. Empty means absent."""
+def parsed_time(parameter: str, text: str | None) -> datetime | None:
+    """ISO 8601, as written: aware if it has an offset (or Z), naive if not. Empty means absent."""
     if not text:
         return None
     try:
-        parsed = datetime.fromisoformat(DECODED_PLUS.sub(r"\1+\2", text.strip()))
+        return datetime.fromisoformat(DECODED_PLUS.sub(r"\1+\2", text.strip()))
     except ValueError:
         raise InvalidParameterError(parameter, f"not an ISO 8601 time: {text[:64]!r}") from None
+
+
+def instant(parameter: str, text: str | None) -> datetime | None:
+    """ISO 8601 with any offset (or Z); without one, or a bare date, it is UTC. Empty means absent."""
+    parsed = parsed_time(parameter, text)
+    if parsed is None:
+        return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# A full time with its offset: date, hours, minutes, seconds (fractions allowed), then Z or +HH:MM.
+FULL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([.,]\d+)?(Z|z|[+-]\d\d:\d\d)")
+
+
+def full_instant(parameter: str, text: str | None) -> datetime | None:
+    """`instant`, for a service whose format required the whole time and its offset: anything less
+    (a bare date, no seconds, no offset) is refused, not guessed."""
+    if text and FULL_TIME.fullmatch(DECODED_PLUS.sub(r"\1+\2", text.strip())) is None:
+        raise InvalidParameterError(parameter, f"not a full time with an offset, e.g. 2018-10-18T21:37:28-06:00: "
+                                               f"{text[:64]!r}")
+    return instant(parameter, text)
 
 
 def _floor_ms(value: datetime) -> datetime:
@@ -74,14 +94,18 @@ def exact_types(*names: str | None) -> tuple[str, ...]:
 
 
 async def fetch(request: Request, *, user_id: str | None, types: Sequence[str], start: datetime | None,
-                end: datetime | None) -> list[Row]:
-    """Every action matching, [start, end), ordered by time then actionId."""
+                end: datetime | None, local_start: datetime | None = None,
+                local_end: datetime | None = None) -> list[Row]:
+    """Every action matching, [start, end) as instants and [local_start, local_end) as wall-clock times
+    (see ActionFilter), in the order of every read (query_api.queries.ACTIONS_PAGE)."""
     settings: QuerySettings = request.app.state.settings
     store: Store = request.app.state.store
-    if start is not None and end is not None and start >= end:
+    if any(low is not None and high is not None and low >= high
+           for low, high in ((start, end), (local_start, local_end))):
         return []
     cap = settings.compat_max_actions
-    sql, parameters = actions_page(ActionFilter(user_id or None, None, tuple(types), start, end), None, cap)
+    action_filter = ActionFilter(user_id or None, None, tuple(types), start, end, local_start, local_end)
+    sql, parameters = actions_page(action_filter, None, cap)
     rows = await store.rows(sql, parameters, max_rows=cap + 1)
     if len(rows) > cap:
         raise TooManyActionsError(f"more than {cap} actions match; narrow the filters (user, type, time range)")

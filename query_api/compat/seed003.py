@@ -8,7 +8,7 @@ from starlette.responses import Response
 from logstream import shapes
 from logstream.compat import in_shape
 from logstream.responses import JSONBytesResponse
-from query_api.compat.reads import action, by_session, exact_types, fetch, instant, time_range
+from query_api.compat.reads import action, by_session, exact_types, fetch, full_instant, time_range
 
 PARAMETERS = ("userId", "types", "from", "to")
 # GET /logs/?userId=ABC123XYZ&types=CLICK,VIEW,NAVIGATE after the README's example body
@@ -24,7 +24,8 @@ async def read(request: Request, *, user_id: str | None, types: str | None, star
                end: str | None) -> Response:
     """`[{userId, sessionId, actions:[{time, type, properties}]}]`: one entry per (userId, sessionId) with
     its matching actions; sessions without any are left out. `types` is a comma-separated list matched
-    exactly (unknown names match nothing). A bad time: 400 `{"success":false,"code":"INVALID_TIME_FORMAT"}`."""
-    low, high = time_range(instant("from", start), instant("to", end), end_inclusive=True)
+    exactly (unknown names match nothing). A bound that is not a full time with an offset (003's README:
+    `2019-10-18T21:37:28-06:00`): 400 `{"success":false,"code":"INVALID_TIME_FORMAT"}`."""
+    low, high = time_range(full_instant("from", start), full_instant("to", end), end_inclusive=True)
     rows = await fetch(request, user_id=user_id, types=exact_types(*(types or "").split(",")), start=low, end=high)
     return JSONBytesResponse(by_session(rows, action))

@@ -259,3 +259,129 @@ def test_the_compatibility_routes_are_documented(stack: Stack) -> None:
                          ("/log", "post"), ("/log", "get"), ("/logs/", "post"), ("/logs/", "get")):
         assert method in paths[path], (path, method)
     assert not [p for p in paths if p.startswith("/internal")]
+
+
+# ---------------------------------------------------------------- the services' own behaviour, kept
+
+
+def test_001_skips_actions_of_unknown_types_and_says_which(stack: Stack) -> None:
+    """001's README: it "will skip any logs with an invalid type"; its tests send `views`."""
+    user = unique("001-skip")
+    log = a_log(user, click("2018-10-18T21:37:28-06:00"),
+                ("2018-10-18T21:37:29-06:00", "views", {"viewedId": "FDJKLHSLD"}),
+                ("2018-10-18T21:37:30-06:00", "view", {"viewedId": "FDJKLHSLD"}))
+    response = post(stack, "/api/submitlogs", log)
+    assert response.status_code == 200 and response.json() == {"status": "logs submitted"}
+    assert response.headers["logstream-skipped"] == "actions[1]: 'views'"
+    stored = get(stack, "/api/retrievelogs", userId=user).json()
+    assert [e["_time"] for e in stored] == ["2018-10-18T21:37:28-06:00", "2018-10-18T21:37:30-06:00"]
+    only_unknown = post(stack, "/api/submitlogs", a_log(user, ("2018-10-18T21:37:31-06:00", "scroll", {})))
+    assert only_unknown.status_code == 200 and "actions[0]: 'scroll'" in only_unknown.headers["logstream-skipped"]
+    assert len(get(stack, "/api/retrievelogs", userId=user).json()) == 2
+    # a known type with its properties missing is still refused, whole
+    refused = post(stack, "/api/submitlogs", a_log(user, ("2018-10-18T21:37:32-06:00", "CLICK", {})))
+    assert refused.status_code == 400 and "locationX" in refused.json()["error"]
+    assert "logstream-skipped" not in post(stack, "/api/submitlogs", a_log(user, click("2018-10-18T21:37:33Z"))).headers
+
+
+def test_002_stores_properties_as_sent(stack: Stack) -> None:
+    """002 checked only userId and sessionId; its own tests post a VIEW with {"viewID": ...}."""
+    user = unique("002-as-sent")
+    log = a_log(user, ("2018-10-18T21:37:28-06:00", "VIEW", {"viewID": "FDJKLHSLD"}),
+                ("2018-10-18T21:37:29-06:00", "click", {"x": 1}))
+    assert post(stack, "/log", log).json() == {"success": True}
+    result = get(stack, "/log", userId=user).json()["result"]
+    assert [(r["type"], r["properties"]) for r in result] == [("VIEW", {"viewID": "FDJKLHSLD"}),
+                                                              ("CLICK", {"x": 1})]
+    assert [a["properties"] for a in get(stack, "/v1/actions", userId=user).json()["actions"]] == [
+        {"viewID": "FDJKLHSLD"}, {"x": 1}]
+    # only on 002's route: the contract's rules everywhere else, whatever the body claims
+    for path in ("/v1/logs", "/api/submitlogs", "/logs/"):
+        assert post(stack, path, {**log, "propertyRules": "as-sent"}).status_code == 400, path
+    # still a known type, a time with its offset, properties an object
+    for action in (("2018-10-18T21:37:28-06:00", "VIEWS", {}), ("2018-10-18T21:37:28", "VIEW", {}),
+                   ("2018-10-18T21:37:28Z", "VIEW", [])):
+        assert post(stack, "/log", a_log(user, action)).status_code == 400, action
+
+
+def test_001_reads_a_bound_without_offset_as_each_actions_wall_clock(stack: Stack) -> None:
+    """001 compared the stored text: `fromTime=2018-10-19` meant 2018-10-19 as each action was written."""
+    user = unique("001-wall")
+    late_evening = "2018-10-18T23:30:00-06:00"  # 2018-10-19T05:30:00Z, but written on the 18th
+    early_morning = "2018-10-19T01:00:00+05:30"  # 2018-10-18T19:30:00Z, but written on the 19th
+    assert post(stack, "/api/submitlogs", a_log(user, click(late_evening), click(early_morning))).status_code == 200
+
+    def found(**bounds: str) -> list[str]:
+        return [e["_time"] for e in get(stack, "/api/retrievelogs", userId=user, **bounds).json()]
+
+    assert found(fromTime="2018-10-19", toTime="2018-10-19T23:59:59") == [early_morning]
+    assert found(fromTime="2018-10-18T00:00:00", toTime="2018-10-18T23:30:00") == [late_evening]  # inclusive
+    assert found(fromTime="2018-10-18", toTime="2018-10-18T23:29:59.999") == []
+    # with an offset, a bound is an instant, as before
+    assert found(fromTime="2018-10-19T00:00:00Z", toTime="2018-10-19T23:59:59Z") == [late_evening]
+
+
+def test_003_refuses_a_bound_that_is_not_a_full_time_with_its_offset(stack: Stack) -> None:
+    for bound in ("2018-10-19", "2018-10-19T21:37:28", "2018-10-19T21:37-06:00"):
+        for name in ("from", "to"):
+            response = get(stack, "/logs/", **{name: bound})
+            assert response.status_code == 400, (name, bound)
+            assert response.json() == {"success": False, "code": "INVALID_TIME_FORMAT"}, (name, bound)
+    assert get(stack, "/logs/", userId="u", **{"from": "2018-10-19T21:37:28.5Z"}).status_code == 200
+
+
+def test_actions_with_the_same_time_come_back_in_the_order_they_were_posted(stack: Stack) -> None:
+    user = unique("ties")
+    register(stack, user)
+    same = "2018-10-18T21:37:30-06:00"
+    sent = [(same, kind, props) for kind, props in (
+        ("NAVIGATE", {"pageFrom": "a", "pageTo": "b"}), ("CLICK", {"locationX": 1, "locationY": 1}),
+        ("VIEW", {"viewedId": "v"}), ("CLICK", {"locationX": 0, "locationY": 0}))]
+    assert post(stack, "/logs/", [a_log(user, *sent[:3])]).status_code == 200
+    assert post(stack, "/logs/", a_log(user, sent[3])).status_code == 201  # a later log, same user and time
+    posted = [p for _, _, p in sent]
+    assert [a["properties"] for a in get(stack, "/logs/", userId=user).json()[0]["actions"]] == posted
+    assert [a["properties"] for a in get(stack, "/logs/", user=user).json()] == posted
+    assert [r["properties"] for r in get(stack, "/log", userId=user).json()["result"]] == posted
+    assert [a["properties"] for a in get(stack, "/api/v1/retrieve", userId=user).json()["logs"][0]["actions"]] == posted
+    assert [a["properties"] for a in get(stack, "/v1/actions", userId=user).json()["actions"]] == posted
+    first = get(stack, "/v1/actions", userId=user, limit="3").json()
+    rest = get(stack, "/v1/actions", userId=user, cursor=first["nextCursor"]).json()
+    assert [a["properties"] for a in first["actions"] + rest["actions"]] == posted
+
+
+def test_004_takes_an_empty_action_list_and_words_a_bad_time_as_drf(stack: Stack) -> None:
+    user = unique("004")
+    empty = post(stack, "/logs/", {"userId": user, "sessionId": "s", "actions": []})
+    assert empty.status_code == 201 and empty.content == b""
+    assert get(stack, "/logs/", user=user).json() == []
+    # the rest of the log is still checked
+    assert post(stack, "/logs/", {"userId": "", "sessionId": "s", "actions": []}).json() == {
+        "container_errors": {"userId": ["This field may not be blank."]}, "action_errors": []}
+    bad = post(stack, "/logs/", a_log(user, ("18/10/2018", "CLICK", {"locationX": 1, "locationY": 2})))
+    assert bad.status_code == 400 and bad.json() == {"container_errors": {}, "action_errors": [{"time": [
+        "Datetime has wrong format. Use one of these formats instead: "
+        "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]}]}
+
+
+NOT_SERVED = [  # (method, path, query or body, Allow, the service's body)
+    ("GET", "/api/submitlogs", None, "POST", lambda b: set(b) == {"error"}),
+    ("PUT", "/api/submitlogs", None, "POST", lambda b: set(b) == {"error"}),
+    ("POST", "/api/retrievelogs", None, "GET", lambda b: set(b) == {"status"}),
+    ("GET", "/api/v1/log", None, "POST", lambda b: b == {"status": "failed"}),
+    ("GET", "/testusers", None, "POST", lambda b: b == {"status": "failed"}),
+    ("DELETE", "/api/v1/retrieve", None, "GET", lambda b: b == {"status": "failed"}),
+    ("PUT", "/log", None, "GET, POST", lambda b: b == {"success": False, "errorCode": "Method Not Allowed"}),
+    ("PATCH", "/logs/", b"[]", "GET, POST", lambda b: b == {"success": False, "code": "METHOD_NOT_ALLOWED"}),
+    ("DELETE", "/logs/", None, "GET, POST", lambda b: b == {"detail": 'Method "DELETE" not allowed.'}),
+    ("PUT", "/logs/", b'{"userId": "u"}', "GET, POST", lambda b: b == {"detail": 'Method "PUT" not allowed.'}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allow", "shape"), NOT_SERVED)
+def test_a_method_a_route_does_not_serve_is_405_with_allow(stack: Stack, method: str, path: str, body: bytes | None,
+                                                           allow: str, shape: Check) -> None:
+    response = httpx.request(method, f"{stack.base_url}{path}", content=body, timeout=30)
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == allow and shape(response.json()), response.text
+    assert response.headers["logstream-error"].startswith("method_not_allowed: ")

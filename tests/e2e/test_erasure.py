@@ -117,7 +117,8 @@ def test_an_erased_user_leaves_every_read_the_archive_and_replay_while_ingestion
     post_visible(base, victim_logs)
 
     assert len(all_actions(base, {"userId": victim})) == 36
-    assert get(base, f"/v1/users/{victim}/sessions", **RANGE)["sessions"]
+    wait_until(lambda: get(base, f"/v1/users/{victim}/sessions", **RANGE)["sessions"], timeout=60,
+               what="the victim's sessions (a rollup)")
     assert all(compat_reads(base, victim).values()), "each compat read shows the user before the erasure"
     wait_until(lambda: figures(base) != without_victim, timeout=60, what="the victim in the figures")
 

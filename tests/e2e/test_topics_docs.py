@@ -61,7 +61,7 @@ def test_the_confluent_kafka_example(stack: Stack, posted: tuple[str, list[dict]
     started = time.monotonic()
     output = run([sys.executable, "consume.py"], {"KAFKA": stack.bootstrap}, tmp_path)
     mine = [line.split() for line in output.splitlines() if line.startswith(user + " ")]
-    # in the log's order on the topic (the query API orders by time, then actionId)
+    # in the log's order on the topic (the query API orders by time, then by arrival)
     assert [(line[3], line[4]) for line in mine] == [("CLICK", "2018-10-18T21:37:28-06:00"),
                                                      ("VIEW", "2018-10-18T21:37:30-06:00"),
                                                      ("NAVIGATE", "2018-10-18T21:37:30-06:00")]

@@ -136,6 +136,28 @@ def test_replay_rebuilds_what_the_stream_stored_across_lives_retries_and_dead_le
     assert any(line.startswith("actions.rows:") for line in found), found
 
 
+def test_replay_restores_each_actions_index_and_its_logs_property_rules(settings: StreamSettings) -> None:
+    """Ties are read by arrival (action_index), and seed 002's logs keep their properties as sent
+    (`propertyRules` in the raw record): a replay from the archive rebuilds both."""
+    client = connect(settings)
+    as_sent = {"userId": "p", "sessionId": "s", "eventId": str(uuid.uuid4()), "receivedAt": "2018-10-19T03:37:31.020Z",
+               "propertyRules": "as-sent",
+               "actions": [{"time": "2018-10-18T21:37:30-06:00", "type": "VIEW", "properties": {"viewID": "x"}},
+                           {"time": "2018-10-18T21:37:30-06:00", "type": "click", "properties": {}}]}
+    records = [log_record(0), Record(b"p", orjson.dumps(as_sent), [], Source(TOPIC, 0, 1, 1_700_000_000_000))]
+    stream_like(client, uuid.uuid4(), records)
+    rebuilt = fresh_database(settings, settings.clickhouse_database + "_replay")
+    replay(ArchiveSource(client, TOPIC, database=settings.clickhouse_database),
+           Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None), Cursor())
+
+    query = ("SELECT kafka_offset, action_index, property_rules, type, properties FROM {db:Identifier}.actions "
+             "ORDER BY kafka_offset, action_index")
+    live = client.query(query, parameters={"db": settings.clickhouse_database}).result_rows
+    assert live == client.query(query, parameters={"db": rebuilt.clickhouse_database}).result_rows
+    assert [row[:3] for row in live] == [(0, 0, ""), (0, 1, ""), (0, 2, ""), (1, 0, "as-sent"), (1, 1, "as-sent")]
+    assert [(row[3], orjson.loads(row[4])) for row in live[3:]] == [("VIEW", {"viewID": "x"}), ("CLICK", {})]
+
+
 NEW_ROLLUP = """
 CREATE TABLE IF NOT EXISTS clicks_per_user
 (

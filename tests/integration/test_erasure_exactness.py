@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from logstream.clickhouse import connect, migrate
 from query_api.app import create_app
+from query_api.queries import ARRIVAL_ORDER
 from query_api.settings import QuerySettings
 from stream.erasure import Eraser
 from stream.projections import derived_tables, merged_totals
@@ -64,7 +65,7 @@ def erased_world(chdb_dir: Path) -> Iterator[tuple[World, set[str], QuerySetting
             eraser.erase(uuid.uuid4(), victim, datetime.now(UTC))
         raw = connect(settings).query("SELECT toString(action_id), user_id, session_id, toString(type), "
                                       "toUnixTimestamp64Milli(time), properties FROM actions "
-                                      "ORDER BY time, action_id").result_rows
+                                      "ORDER BY " + ARRIVAL_ORDER).result_rows
         rows = [Row(a, u, s, k, ms, orjson.loads(p), rank) for rank, (a, u, s, k, ms, p) in enumerate(raw)]
         assert len(rows) == sum(len(orjson.loads(log)["actions"]) for log in kept), "every other action stays, once"
         assert not {r.user for r in rows} & erased

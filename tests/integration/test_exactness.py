@@ -29,6 +29,7 @@ from fastapi.testclient import TestClient
 
 from logstream.clickhouse import connect
 from query_api.app import create_app
+from query_api.queries import ARRIVAL_ORDER
 from query_api.settings import QuerySettings
 from stream import batch
 from stream.sink import ClickHouseSink
@@ -54,7 +55,7 @@ class Row:
     type: str
     ms: int  # epoch milliseconds, UTC
     properties: dict[str, Any]
-    rank: int  # position in ORDER BY time, action_id (ClickHouse's UUID order breaks ties)
+    rank: int  # position in the reads' order (query_api.queries.ARRIVAL_ORDER), as the engine sorts it
 
 
 def edge_times(rng: random.Random) -> list[datetime]:
@@ -154,7 +155,7 @@ def world(chdb_dir: Path) -> Iterator[World]:
         deliver(settings, logs, rng)
         raw = connect(settings).query("SELECT toString(action_id), user_id, session_id, toString(type), "
                                       "toUnixTimestamp64Milli(time), properties FROM actions "
-                                      "ORDER BY time, action_id").result_rows
+                                      "ORDER BY " + ARRIVAL_ORDER).result_rows
         rows = [Row(a, u, s, k, ms, orjson.loads(p), rank) for rank, (a, u, s, k, ms, p) in enumerate(raw)]
         assert len(rows) == sum(len(orjson.loads(log)["actions"]) for log in logs), "the raw table holds each once"
         yield World(client, rows, rng)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 import orjson
@@ -22,7 +23,7 @@ LOGS = [
                         (BASE.format(30), "NAVIGATE", {"pageFrom": "communities", "pageTo": "inventory"})]),
     log("bob", "s2", [("2018-10-19T03:37:29Z", "CLICK", {"locationX": 1.5, "locationY": -2, "extra": [1]}),
                       ("2018-10-19T09:07:31+05:30", "VIEW", {"viewedId": "x"})]),
-    # twenty actions at the same instant: pagination must order ties by actionId
+    # twenty actions at the same instant: they come back, and page, in the order they were sent
     log("carol", "s3", [("2018-10-20T00:00:00.125Z", "CLICK", {"locationX": i, "locationY": i}) for i in range(20)]),
 ]
 QUERY_RECORDS = LOGS  # stored before the module's first test (tests/integration/conftest.py)
@@ -120,6 +121,37 @@ def test_order_is_asc_or_desc(query_client: TestClient) -> None:
         response = query_client.get(route, params={"order": "newest"})
         assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
         assert response.json()["errors"][0]["path"] == "query.order"
+
+
+def test_actions_with_the_same_time_come_back_in_the_order_they_arrived(query_client: TestClient) -> None:
+    """Ties by arrival: the record's partition and offset, then the action's index in its log."""
+    assert [a["properties"]["locationX"] for a in actions(query_client, userId="carol")] == list(range(20))
+    assert [a["type"] for a in actions(query_client, userId="alice")] == ["CLICK", "VIEW", "NAVIGATE"]
+    first = query_client.get("/v1/actions", params={"userId": "carol", "limit": 7}).json()
+    rest = query_client.get("/v1/actions", params={"userId": "carol", "cursor": first["nextCursor"]}).json()
+    assert [a["properties"]["locationX"] for a in first["actions"] + rest["actions"]] == list(range(20))
+
+
+def test_a_cursor_from_before_the_arrival_order_reads_on_without_a_gap(query_client: TestClient) -> None:
+    """A client paging across the upgrade holds a (time, actionId) cursor: it reads on in that former
+    order to the end, so the ties of its time are neither repeated nor skipped."""
+    carol = actions(query_client, userId="carol")
+
+    def read_on(action_id: str) -> list[dict]:
+        millis = 1539993600125  # carol's time, 2018-10-20T00:00:00.125Z
+        cursor: str | None = base64.urlsafe_b64encode(orjson.dumps([millis, action_id])).decode().rstrip("=")
+        seen: list[dict] = []
+        while cursor:
+            body = query_client.get("/v1/actions", params={"limit": 3, "cursor": cursor}).json()
+            seen += body["actions"]
+            cursor = body["nextCursor"]
+        return seen
+
+    every = read_on("00000000-0000-0000-0000-000000000000")  # every tie after the least id, in id order
+    assert sorted(a["actionId"] for a in every) == sorted(a["actionId"] for a in carol)
+    assert read_on("ffffffff-ffff-ffff-ffff-ffffffffffff") == []
+    for position in (0, 7, 10, 19):  # begun on a former page ending at `position`: the rest, once each
+        assert read_on(every[position]["actionId"]) == every[position + 1:]
 
 
 def test_logs_groups_actions_per_session(query_client: TestClient) -> None:

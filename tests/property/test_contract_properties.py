@@ -91,7 +91,10 @@ def test_valid_logs_validate_and_split_into_one_row_per_action(document: dict) -
         assert offset == offset_text(action.time)
 
 
-@given(instants, st.uuids())
-def test_cursor_round_trips(instant: datetime, action_id) -> None:
-    cursor = Cursor(instant.replace(tzinfo=UTC), action_id)
+@given(instants, st.uuids(), st.none() | st.tuples(instants, st.integers(0, 2**31), st.integers(0, 2**63),
+                                                  st.integers(0, 1000)))
+def test_cursor_round_trips(instant: datetime, action_id, arrival) -> None:
+    if arrival is not None:
+        arrival = (arrival[0].replace(tzinfo=UTC), *arrival[1:])
+    cursor = Cursor(instant.replace(tzinfo=UTC), action_id, arrival)
     assert Cursor.decode(cursor.encode()) == cursor

@@ -21,7 +21,7 @@ from logstream.contract import (
 )
 from logstream.limits import MAX_ACTIONS_PER_LOG, MAX_DEPTH, MAX_PROPERTIES, MAX_STRING_LENGTH
 from logstream.quick_validate import REQUIRED, log_actions
-from stream.split import Columns, Source
+from stream.split import COLUMNS, Columns, Source
 from tests.property.test_contract_properties import json_values, logs, sent_times
 
 SOURCE = Source("raw", 2, 41, 1_700_000_000_000)
@@ -115,11 +115,44 @@ def test_both_paths_yield_the_same_rows(document: dict, event_id: str | None, re
     fast, slow = Columns(), Columns()
     assert fast.add_payload(payload, SOURCE)
     slow.add(validate_record(payload), SOURCE)
-    for name, fast_column, slow_column in zip(range(12), fast.data, slow.data, strict=True):
-        if name == 7:  # properties: same JSON objects (key order may differ)
+    assert_same_rows(fast, slow)
+
+
+def assert_same_rows(fast: Columns, slow: Columns) -> None:
+    assert len(fast.data) == len(slow.data) == len(COLUMNS)
+    for name, fast_column, slow_column in zip(COLUMNS, fast.data, slow.data, strict=True):
+        if name == "properties":  # same JSON objects (key order may differ)
             assert [orjson.loads(p) for p in fast_column] == [orjson.loads(p) for p in slow_column]
         else:
             assert fast_column == slow_column, name
+
+
+@settings(max_examples=300)
+@given(logs, mutations)
+def test_as_sent_records_agree_on_both_paths(document: dict, mutation: tuple[str, object]) -> None:
+    """Seed 002's records (`propertyRules: as-sent`): what the fast path takes, the contract takes, with
+    the same rows; a required property missing or of another type is no longer a problem for either."""
+    payload = orjson.dumps({**mutate(document, mutation), "propertyRules": "as-sent"})
+    fast = Columns()
+    try:
+        record = validate_record(payload)
+    except InvalidLogError:
+        assert not fast.add_payload(payload, SOURCE)
+        return
+    slow = Columns()
+    slow.add(record, SOURCE)
+    if fast.add_payload(payload, SOURCE):
+        assert_same_rows(fast, slow)
+    assert set(slow.data[COLUMNS.index("property_rules")]) == {"as-sent"}
+
+
+def test_as_sent_is_only_the_records_own_word() -> None:
+    """The producer's validation never reads a client's propertyRules: only the raw record's counts."""
+    view = {"userId": "u", "sessionId": "s", "propertyRules": "as-sent",
+            "actions": [{"time": "2018-10-18T21:37:28Z", "type": "VIEW", "properties": {"viewID": "x"}}]}
+    assert log_actions(view) is None and not contract_accepts(view)
+    assert log_actions(view, properties_as_sent=True) is not None
+    assert validate_record(orjson.dumps(view)).actions[0].properties.model_dump() == {"viewID": "x"}
 
 
 def contract_accepts_by(document: object, latest: datetime) -> bool:

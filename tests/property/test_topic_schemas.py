@@ -85,6 +85,8 @@ def near_records(draw: st.DrawFn) -> dict:
         record["eventId"] = draw(uuid_texts | st.none() | json_values)
     if draw(st.booleans()):
         record["receivedAt"] = draw(sent_times() | st.none() | json_values)
+    if draw(st.booleans()):  # seed 002's route: properties as sent
+        record["propertyRules"] = draw(st.sampled_from(["as-sent", None, "contract", 1]))
     for _ in range(draw(st.integers(0, 3))):
         path = draw(st.sampled_from(containers(record)))
         target = at(record, path)

@@ -101,13 +101,17 @@ def problems_of(document: Any) -> Any:
     return raised.value.problems
 
 
+DRF_TIME = ("Datetime has wrong format. Use one of these formats instead: "
+            "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].")
+
+
 def test_004_errors_per_field() -> None:
     document = {"userId": "", "actions": [action(), action(time="x", properties={"locationY": 1}),
                                           {"time": "2018-10-18T21:37:28Z", "type": "VIEW", "properties": {}}]}
     assert errors(problems_of(document)) == {
         "container_errors": {"userId": ["This field may not be blank."], "sessionId": ["This field is required."]},
         "action_errors": [
-            {"time": ["time is not ISO 8601: x"], "properties": {"locationX": ["This field is required."]}},
+            {"time": [DRF_TIME], "properties": {"locationX": ["This field is required."]}},
             {"properties": {"viewedId": ["This field is required."]}},
         ],
     }
@@ -209,3 +213,45 @@ def test_each_service_lists_every_compatibility_route_in_one_place(package: str)
     assert sorted(routes_of(compat.router)) == sorted(compat.ROUTES)
     for (method, path), module in compat.ROUTES.items():
         assert (method, path) in routes_of(module.router), (method, path, module.__name__)
+
+
+def test_the_front_door_knows_every_compatibility_routes_methods() -> None:
+    """logstream.compat.SERVED is what the two services serve, and every other method on those paths
+    has a 405 route (producer_api/compat/methods.py)."""
+    from logstream.compat import SERVED
+    from logstream.security import routes_of
+    from producer_api import compat as writes
+    from producer_api.compat import methods
+    from query_api import compat as reads
+
+    served: dict[str, set[str]] = {}
+    for method, path in [*writes.ROUTES, *reads.ROUTES]:
+        served.setdefault(path, set()).add(method)
+    assert {path: set(found) for path, found in SERVED.items()} == served
+    refused = routes_of(methods.router)
+    for path, found in served.items():
+        assert {m for m, p in refused if p == path} == set(methods.METHODS) - found, path
+
+
+def test_001_bounds_without_an_offset_are_wall_clock_times() -> None:
+    from query_api.compat.seed001 import bounds
+
+    day = bounds("2018-10-19", "2018-10-19T23:59:59")
+    assert (day["local_start"], day["local_end"]) == (utc(2018, 10, 19), utc(2018, 10, 19, 23, 59, 59, 1000))
+    # the instants a wall-clock day can hold, for the time index: a day either side
+    assert (day["start"], day["end"]) == (utc(2018, 10, 18), utc(2018, 10, 20, 23, 59, 59, 1000))
+    mixed = bounds("2018-10-19T05:30:00+05:30", "2018-10-19T12:00")
+    assert (mixed["start"], mixed["local_start"], mixed["local_end"]) == (
+        utc(2018, 10, 19), None, utc(2018, 10, 19, 12, 0, 0, 1000))
+    assert bounds("2018-10-19T00:00:00Z", "2018-10-19T01:00:00-06:00") == {
+        "start": utc(2018, 10, 19), "end": utc(2018, 10, 19, 7, 0, 0, 1000), "local_start": None, "local_end": None}
+
+
+@pytest.mark.parametrize("text", ["2018-10-19", "2018-10-19T21:37:28", "2018-10-19T21:37-06:00", "2018-10-19T21Z"])
+def test_003_bounds_are_full_times_with_an_offset(text: str) -> None:
+    from query_api.compat.reads import full_instant
+
+    with pytest.raises(InvalidParameterError, match="^from: "):
+        full_instant("from", text)
+    assert full_instant("from", "2018-10-19T21:37:28.5-06:00") == utc(2018, 10, 20, 3, 37, 28, 500000)
+    assert full_instant("from", "2018-10-19T21:37:28 05:30") == utc(2018, 10, 19, 16, 7, 28)
