@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, default=Path("bench-results"), help="where to save the JSON results")
     parser.add_argument("--case", action="append", default=[], metavar="TEXT",
                         help="only the cases whose name contains TEXT (case-insensitive; repeatable; default: all)")
+    parser.add_argument("--concurrency", default="1,2,4,8", metavar="N,N,...",
+                        help="connections the throughput case runs at, side by side (default 1,2,4,8; 0: skip it)")
+    parser.add_argument("--concurrency-calls", type=int, default=300, metavar="N",
+                        help="calls of the throughput case at each concurrency (default 300)")
     parser.add_argument("--quick", action="store_true",
                         help="a small dataset (20,000 actions, 500 users, 30 days) and 5 calls: checks it runs")
 
@@ -60,10 +64,11 @@ class Case:
     sql_in_api_ms: list[float] = field(default_factory=list)
     statements: int = 0
     analytics_ms: float | None = None  # an issue-15 target (before scaling), instead of the 20 ms one
+    p50_ms: float | None = None  # issue 14's targets: the API's p50 at most this (no API/SQL bound)
 
     def summary(self) -> dict[str, Any]:
         http50, sql50 = percentile(self.http_ms, 50), percentile(self.sql_ms, 50)
-        return {"case": self.name, "target": self.target, "analytics_ms": self.analytics_ms,
+        return {"case": self.name, "target": self.target, "analytics_ms": self.analytics_ms, "p50_ms": self.p50_ms,
                 "calls": len(self.http_ms), "statements": self.statements,
                 "http_p50_ms": http50, "http_p95_ms": percentile(self.http_ms, 95), "sql_p50_ms": sql50,
                 "sql_p95_ms": percentile(self.sql_ms, 95), "api_over_sql": http50 / sql50 if sql50 else None,
@@ -73,6 +78,7 @@ class Case:
 def run(args: argparse.Namespace) -> int:
     if args.quick:
         args.actions, args.users, args.days, args.calls, args.runs = 20_000, 500, 30, 5, 1
+        args.concurrency_calls = 20
     from logstream.clickhouse import connect
     from logstream.seed import SeedPlan, seed_database
     from query_api.settings import QuerySettings
@@ -85,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     else:
         say(f"reusing the {args.actions:,}-action dataset in {directory}")
-    results = measure(settings, args.calls, args.runs, args.case)
+    levels = [int(n) for n in args.concurrency.split(",") if int(n) > 0]
+    results = measure(settings, args.calls, args.runs, args.case, levels, args.concurrency_calls)
     report(args, directory, results)
     return 0
 
@@ -196,7 +203,28 @@ def cases(client: Any, calls: int) -> list[Case]:
     def same(path: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return [(path, params)] * calls
 
+    def recent(path: str, span: timedelta, **params: Any) -> list[tuple[str, dict[str, Any]]]:
+        """What a live page sends: [now - span, now), `now` a second after the last action, moved back
+        by 7 minutes and 13.5 seconds per call (neither edge on a day, quarter hour or minute)."""
+        return [(path, {**params, **now_relative(last, span, i)}) for i in range(calls)]
+
     return [
+        Case("summary, last 91 days (now-relative)", False, recent("/v1/stats/summary", timedelta(days=91)),
+             p50_ms=50.0),
+        Case("summary, last 7 days (now-relative)", False, recent("/v1/stats/summary", timedelta(days=7)),
+             p50_ms=50.0),
+        Case("actions, first page, newest first", False, same("/v1/actions", {"order": "desc", "limit": 100}),
+             p50_ms=20.0),
+        Case("actions, first page, oldest first", False, same("/v1/actions", {"limit": 100}), p50_ms=20.0),
+        Case("actions, first page, newest first, type=CLICK", False,
+             same("/v1/actions", {"order": "desc", "type": "CLICK", "limit": 100}), p50_ms=20.0),
+        Case("actions, first page, type=CLICK", False, same("/v1/actions", {"type": "CLICK", "limit": 100}),
+             p50_ms=20.0),
+        Case("actions, first page from an hour ago", False,
+             [("/v1/actions", {"from": now_relative(last, timedelta(hours=1), i)["from"], "limit": 100})
+              for i in range(calls)], p50_ms=20.0),
+        Case("logs, first page, newest first", False, same("/v1/logs", {"order": "desc", "limit": 100}),
+             p50_ms=20.0),
         Case(f"timeseries hour, 30 days, {ZONE}", True,
              varied("/v1/stats/timeseries", 30, 1, interval="hour", tz=ZONE)),
         Case(f"timeseries day, 90 days, {ZONE}", True,
@@ -233,7 +261,22 @@ def cases(client: Any, calls: int) -> list[Case]:
     ]
 
 
-def measure(settings: Any, calls: int, runs: int, only: list[str] | None = None) -> dict[str, Any]:
+def now_relative(last: datetime, span: timedelta, index: int) -> dict[str, str]:
+    now = last + timedelta(seconds=1) - index * timedelta(minutes=7, seconds=13.5)
+    return {"from": (now - span).isoformat(), "to": now.isoformat()}
+
+
+THROUGHPUT_CASE = "top pageTo, last 7 days (now-relative)"
+
+
+def throughput_requests(client: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Ten 7-day windows ending near the data's last action, cycled through."""
+    last = client.query("SELECT max(time) FROM actions").result_rows[0][0].replace(tzinfo=UTC)
+    return [("/v1/stats/top", {"dimension": "pageTo", **now_relative(last, timedelta(days=7), i)}) for i in range(10)]
+
+
+def measure(settings: Any, calls: int, runs: int, only: list[str] | None = None, levels: list[int] | None = None,
+            concurrency_calls: int = 0) -> dict[str, Any]:
     import http.client
     from urllib.parse import urlencode
 
@@ -243,6 +286,7 @@ def measure(settings: Any, calls: int, runs: int, only: list[str] | None = None)
         client = store.client
         results["clickhouse_version"] = client.query("SELECT version()").result_rows[0][0]
         results["actions"] = client.query("SELECT count() FROM actions").result_rows[0][0]
+        results["connections"] = settings.query_connections
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
 
         def http_call(path: str, params: dict[str, Any]) -> float:
@@ -285,6 +329,12 @@ def measure(settings: Any, calls: int, runs: int, only: list[str] | None = None)
                     f"(its SQL {summary['sql_in_api_p50_ms']:.1f}), SQL direct p50 {summary['sql_p50_ms']:.1f} ms")
             results["runs"].append(run_results)
         connection.close()
+        if levels:
+            from bench.concurrency import throughput
+
+            say(f"throughput of one read, {concurrency_calls} calls at each concurrency")
+            results["concurrency"] = throughput(server.port, THROUGHPUT_CASE, throughput_requests(client), levels,
+                                                concurrency_calls)
     results["load_average_after"] = os.getloadavg()
     results["cases"] = [combine([run[index] for run in results["runs"]]) for index in range(len(results["runs"][0]))]
     return results
@@ -298,6 +348,7 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     combined = {key: statistics.median(run[key] for run in runs) for key in keys}
     combined["api_over_sql"] = combined["http_p50_ms"] / combined["sql_p50_ms"] if combined["sql_p50_ms"] else None
     return {"case": runs[0]["case"], "target": runs[0]["target"], "analytics_ms": runs[0].get("analytics_ms"),
+            "p50_ms": runs[0].get("p50_ms"),
             "statements": runs[0]["statements"],
             "calls": sum(run["calls"] for run in runs), "runs": len(runs), **combined}
 
@@ -329,6 +380,9 @@ def report(args: argparse.Namespace, directory: Path, results: dict[str, Any]) -
         if case["target"]:
             met = case["http_p50_ms"] <= TARGET_MS and ratio is not None and ratio <= 1 + TARGET_OVERHEAD
             verdict = "met" if met else "NOT met"
+        elif case.get("p50_ms"):
+            met = case["http_p50_ms"] <= case["p50_ms"]
+            verdict = f"{'met' if met else 'NOT met'} (p50 <= {case['p50_ms']:.0f} ms)"
         elif case.get("analytics_ms") and scale is not None:
             bound = case["analytics_ms"] * scale
             met = case["http_p50_ms"] <= bound and ratio is not None and ratio <= 1 + ANALYTICS_OVERHEAD
@@ -340,6 +394,11 @@ def report(args: argparse.Namespace, directory: Path, results: dict[str, Any]) -
         lines += ["", f"Issue 15's targets scaled by {scale:.2f}: {ANALYTICS_REFERENCE_CASE!r} took "
                       f"{scale * ANALYTICS_REFERENCE_MS:.1f} ms (SQL p50) in this run, against "
                       f"{ANALYTICS_REFERENCE_MS:.0f} ms where they hold."]
+    if results.get("concurrency"):
+        from bench.concurrency import table as concurrency_table
+
+        lines += ["", f"Reads side by side (LOGSTREAM_QUERY_CONNECTIONS={results['connections']}):", "",
+                  *concurrency_table(results["concurrency"])]
     table = "\n".join(lines)
     say("\n" + table)
     args.output.mkdir(parents=True, exist_ok=True)

@@ -86,7 +86,7 @@ LIMIT {{limit:UInt64}}
 
 ROLLUP_TABLES = ("actions_per_minute", "actions_per_quarter_hour", "totals_per_day", "totals_all_time",
                  "sessions_per_day", "property_values_per_day", "navigation_per_day", "user_sessions",
-                 "user_activity_per_quarter_hour")
+                 "user_activity_per_quarter_hour", "uniques_per_quarter_hour")
 
 
 @dataclass(frozen=True)

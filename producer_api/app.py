@@ -25,7 +25,7 @@ from producer_api import beacon, browser_client, compat, erasures, routes
 from producer_api.erased_users import ErasedUsers
 from producer_api.erasures import ErasurePublisher
 from producer_api.errors import IngestError
-from producer_api.gateway import Upstreams, forwarding_router, process_up
+from producer_api.gateway import ReadRelay, Upstreams, forwarding_router, process_up
 from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import FAMILIES, QUEUE_DEPTH, IngestAnswers
 from producer_api.publisher import Publisher
@@ -119,6 +119,8 @@ def create_app(settings: ProducerSettings) -> FastAPI:
     # innermost: inside the guard that protect() adds
     app.add_middleware(HotRoutes, routes=[hot_route(routes.router, "POST", routes.INGEST_PATH)],
                        enabled=settings.hot_routes)
+    if settings.query_url:
+        app.add_middleware(ReadRelay, router_app=app)  # the forward's reads, beneath the routing
     protect(app, settings)
     app.add_middleware(logs.RequestIds)  # outside the guard: its refusals carry the id too
     if settings.metrics_enabled:  # outermost: refusals by the guard are answers too

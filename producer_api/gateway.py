@@ -15,10 +15,14 @@ from starlette.background import BackgroundTask
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from logstream.logs import current_header
-from logstream.security import CLICKHOUSE_PATH, INTERNAL_KEY_HEADER
+from logstream.problems import render
+from logstream.security import CLICKHOUSE_PATH, INTERNAL_KEY_HEADER, flatten_routes
 from producer_api.errors import UpstreamUnavailableError
+from producer_api.relay import Relay, RelayError
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +44,15 @@ class Upstreams:
         self.stream_url = stream_url.rstrip("/") if stream_url else None
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0),
                                         limits=httpx.Limits(max_connections=64))
+        # reads relayed beneath the routing (ReadRelay)
+        origin = httpx.URL(self.query_url) if self.query_url else None
+        self.relay = Relay(origin.host, origin.port or 80) if origin else None
         self._openapi: dict[str, Any] | None = None
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self.relay:
+            await self.relay.close()
 
     async def readiness(self) -> dict[str, Any]:
         """Each upstream's /readyz checks, merged."""
@@ -128,6 +137,35 @@ class Upstreams:
                                  background=BackgroundTask(response.aclose))
 
 
+    async def relay_read(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A GET or HEAD to the query service, its answer streamed back as it comes, until it ends or
+        the client goes away (a live stream through the front door must not outlive its reader)."""
+        assert self.relay is not None
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        try:
+            answer = await self.relay.request(scope["method"], raw_path + (b"?" + query if query else b""),
+                                              scope["headers"])
+        except RelayError as exc:
+            problem = UpstreamUnavailableError(f"the query service is unreachable: {exc}", headers={"Retry-After": "1"})
+            await render(problem)(scope, _no_body, send)
+            return
+
+        async def relay_body() -> None:
+            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            async for chunk in answer.chunks():  # a break-off mid-answer raises: the answer is cut short
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        body, gone = asyncio.ensure_future(relay_body()), asyncio.ensure_future(_disconnected(receive))
+        await asyncio.wait({body, gone}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (body, gone):
+            task.cancel()  # a client gone: its answer's connection is closed, not kept
+        await asyncio.gather(body, gone, return_exceptions=True)
+        if body.done() and not body.cancelled() and body.exception() is not None:
+            raise body.exception()  # type: ignore[misc]
+
+
 async def until_stopping(chunks: AsyncIterator[bytes], stopping: Callable[[], bool],
                          check_every_s: float = 0.5) -> AsyncIterator[bytes]:
     """An endless stream (the live tail) relayed until this process begins to stop, then ended: its
@@ -144,6 +182,47 @@ async def until_stopping(chunks: AsyncIterator[bytes], stopping: Callable[[], bo
             yield chunk.result()
         except StopAsyncIteration:
             return
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class ReadRelay:
+    """ASGI middleware: a GET or HEAD without a body that no route of this app answers (but the
+    catch-all forward) is relayed to the query service here, beneath FastAPI's routing, on
+    producer_api/relay.py (which says why). Anything else (a body, /internal/, /clickhouse/, a
+    route of this app) goes on to the app and its forward as before."""
+
+    def __init__(self, app: ASGIApp, *, router_app: Any):
+        self.app = app
+        self._router_app = router_app
+        self._own_routes: list[Any] | None = None
+
+    def _relayed(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return False
+        if (scope["path"] + "/").startswith(NOT_FORWARDED):
+            return False
+        if any(k in (b"content-length", b"transfer-encoding") and v != b"0" for k, v in scope["headers"]):
+            return False
+        if self._own_routes is None:  # (path regex, methods) of this app's routes but the catch-all forward
+            self._own_routes = [(compile_path(path)[0], getattr(route, "methods", None))
+                                for path, route in flatten_routes(self._router_app.routes)
+                                if getattr(route, "name", "") != "forward"]
+        path, method = scope["path"], scope["method"]
+        return not any(regex.match(path) and (methods is None or method in methods)
+                       for regex, methods in self._own_routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._relayed(scope):
+            return await self.app(scope, receive, send)
+        await scope["app"].state.upstreams.relay_read(scope, receive, send)
 
 
 def process_up(value: int) -> str:

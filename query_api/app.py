@@ -45,11 +45,11 @@ def create_app(settings: QuerySettings) -> FastAPI:
         app.state.store = Store(connect(settings), max_execution_s=settings.query_max_execution_s,
                                 max_result_rows=settings.query_max_limit + 1,
                                 max_result_bytes=settings.query_max_result_bytes,
-                                open_client=lambda: connect(settings))
+                                open_client=lambda: connect(settings), connections=settings.query_connections)
         try:
             yield
         finally:
-            app.state.store.client.close()
+            app.state.store.close()
 
     # No slash redirects: their Location would name this internal address through the front door, and
     # the compatibility routes answer their slash variants as the reference services did.

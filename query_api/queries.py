@@ -4,8 +4,9 @@ varies is chosen from the closed set of clauses below."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from logstream.contract import ActionType
 from query_api.cursor import Cursor
 from query_api.filters import ActionFilter
 
@@ -38,6 +39,12 @@ CLAUSES = {
     # A cursor from before ARRIVAL_ORDER, (time, action_id): read on in that former order (LEGACY_ORDER).
     "after_legacy": "time >= {after_time:DateTime64(3, 'UTC')} "
                     "AND (time, action_id) > ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
+    # The same two, newest first: the rows before the cursor.
+    "before": "time <= {after_time:DateTime64(3, 'UTC')} AND (" + ARRIVAL_ORDER + ") < "
+              "({after_time:DateTime64(3, 'UTC')}, {after_received:DateTime64(3, 'UTC')}, {after_partition:UInt32}, "
+              "{after_offset:UInt64}, {after_index:UInt32}, {after_id:UUID})",
+    "before_legacy": "time <= {after_time:DateTime64(3, 'UTC')} "
+                     "AND (time, action_id) < ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
 }
 
 # The order before ARRIVAL_ORDER. A listing begun with a cursor of that time goes on in it to its end
@@ -45,19 +52,32 @@ CLAUSES = {
 # the ties of a time.
 LEGACY_ORDER = "time, action_id"
 ACTIONS_PAGE = "SELECT " + ACTION_COLUMNS + " FROM actions WHERE {where} ORDER BY {order} LIMIT {{limit:UInt32}}"
+Order = Literal["asc", "desc"]
+TYPES = tuple(t.value for t in ActionType)
+# One page per type, merged. `actions` is sorted by (type, time, action_id): with the type fixed, a
+# page is read in time order from where it starts (the first granules of a time range, or its last
+# for newest first) instead of sorting every row of three interleaved runs.
+ACTIONS_PAGE_PER_TYPE = "SELECT " + ACTION_COLUMNS + " FROM ({pages}) ORDER BY {order} LIMIT {{limit:UInt32}}"
+TYPE_PAGE = ("SELECT " + ACTION_COLUMNS + " FROM actions WHERE type = {{{name}:String}} AND {where} "
+             "ORDER BY {order} LIMIT {{limit:UInt32}}")
+
+
+def order_by(columns: str, order: Order) -> str:
+    return columns if order == "asc" else ", ".join(f"{column.strip()} DESC" for column in columns.split(","))
 
 
 def ch_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def where(action_filter: ActionFilter, cursor: Cursor | None) -> tuple[str, dict[str, Any]]:
+def where(action_filter: ActionFilter, cursor: Cursor | None, order: Order = "asc",
+          *, types: bool = True) -> tuple[str, dict[str, Any]]:
     parameters: dict[str, Any] = {}
     if action_filter.user_id is not None:
         parameters["user_id"] = action_filter.user_id
     if action_filter.session_id is not None:
         parameters["session_id"] = action_filter.session_id
-    if action_filter.types:
+    if action_filter.types and types:
         parameters["types"] = list(action_filter.types)
     if action_filter.start is not None:
         parameters["start"] = ch_time(action_filter.start)
@@ -72,19 +92,31 @@ def where(action_filter: ActionFilter, cursor: Cursor | None) -> tuple[str, dict
     if cursor is not None:
         parameters["after_time"] = ch_time(cursor.time)
         parameters["after_id"] = str(cursor.action_id)
+        direction = "after" if order == "asc" else "before"
         if cursor.arrival is None:
-            used.append("after_legacy")
+            used.append(f"{direction}_legacy")
         else:
             received, partition, offset, index = cursor.arrival
             parameters.update(after_received=ch_time(received), after_partition=partition, after_offset=offset,
                               after_index=index)
-            used.append("after")
+            used.append(direction)
     return " AND ".join(CLAUSES[name] for name in used) or "1", parameters
 
 
-def actions_page(action_filter: ActionFilter, cursor: Cursor | None, limit: int) -> tuple[str, dict[str, Any]]:
-    """One more row than asked for: its presence says there is a next page."""
-    condition, parameters = where(action_filter, cursor)
+def actions_page(action_filter: ActionFilter, cursor: Cursor | None, limit: int,
+                 order: Order = "asc") -> tuple[str, dict[str, Any]]:
+    """One more row than asked for: its presence says there is a next page. A user's rows come from
+    the projection sorted by user; any other page is merged from one page per type."""
+    columns = LEGACY_ORDER if cursor is not None and cursor.arrival is None else ARRIVAL_ORDER
+    kinds = [t for t in TYPES if not action_filter.types or t in action_filter.types]
+    if action_filter.user_id is not None or not kinds:  # (no known type asked for: a page of nothing)
+        condition, parameters = where(action_filter, cursor, order)
+        parameters["limit"] = limit + 1
+        return ACTIONS_PAGE.format(where=condition, order=order_by(columns, order)), parameters
+    condition, parameters = where(action_filter, cursor, order, types=False)
     parameters["limit"] = limit + 1
-    order = LEGACY_ORDER if cursor is not None and cursor.arrival is None else ARRIVAL_ORDER
-    return ACTIONS_PAGE.format(where=condition, order=order), parameters
+    pages = []
+    for index, kind in enumerate(kinds):
+        parameters[f"type_{index}"] = kind
+        pages.append(TYPE_PAGE.format(name=f"type_{index}", where=condition, order=order_by(columns, order)))
+    return ACTIONS_PAGE_PER_TYPE.format(pages=" UNION ALL ".join(pages), order=order_by(columns, order)), parameters

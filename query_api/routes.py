@@ -15,7 +15,7 @@ from query_api.cursor import Cursor
 from query_api.deps import FilterDep, SettingsDep, StoreDep, example
 from query_api.errors import InvalidParameterError
 from query_api.filters import ActionFilter, parse_cursor
-from query_api.queries import actions_page
+from query_api.queries import Order, actions_page
 from query_api.settings import QuerySettings
 from query_api.store import Store
 
@@ -23,6 +23,8 @@ router = APIRouter()
 
 CursorQuery = Annotated[str | None, Query(description="nextCursor of the previous page")]
 LimitQuery = Annotated[int, Query(description="Rows per page, 1 to 10,000")]
+OrderQuery = Annotated[Order, Query(description="asc: oldest first; desc: newest first. Pass the same order "
+                                                "with the nextCursor it gave")]
 
 
 class ActionsPage(BaseModel):
@@ -49,11 +51,11 @@ def action_out(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 async def fetch_page(store: Store, settings: QuerySettings, action_filter: ActionFilter, cursor: str | None,
-                     limit: int) -> tuple[list[tuple[Any, ...]], str | None]:
+                     limit: int, order: Order = "asc") -> tuple[list[tuple[Any, ...]], str | None]:
     if not 1 <= limit <= settings.query_max_limit:
         raise InvalidParameterError("limit", f"must be between 1 and {settings.query_max_limit}")
     after = parse_cursor(cursor)
-    sql, parameters = actions_page(action_filter, after, limit)
+    sql, parameters = actions_page(action_filter, after, limit, order)
     rows = await store.rows(sql, parameters)
     if len(rows) <= limit:
         return rows, None
@@ -75,20 +77,22 @@ LOGS_EXAMPLE = {"logs": [{"userId": "ABC123XYZ", "sessionId": "XYZ456ABC", "acti
 @router.get("/v1/actions", response_model=ActionsPage, responses=example(ACTIONS_EXAMPLE),
             summary="Actions, ordered by time")
 async def list_actions(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
-                       cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
-    """Ordered by time, actions with the same time in the order they arrived; `from` inclusive, `to`
-    exclusive; times come back with the offset they were sent with. Follow `nextCursor` until it is
-    null: no row is skipped or repeated."""
-    rows, next_cursor = await fetch_page(store, settings, action_filter, cursor, limit)
+                       cursor: CursorQuery = None, limit: LimitQuery = 100,
+                       order: OrderQuery = "asc") -> JSONBytesResponse:
+    """Ordered by time, actions with the same time in the order they arrived (`order=desc`: newest
+    first, both reversed); `from` inclusive, `to` exclusive; times come back with the offset they were
+    sent with. Follow `nextCursor` (with the same `order`) until it is null: no row is skipped or repeated."""
+    rows, next_cursor = await fetch_page(store, settings, action_filter, cursor, limit, order)
     return JSONBytesResponse({"actions": [action_out(r) for r in rows], "nextCursor": next_cursor})
 
 
 @router.get("/v1/logs", response_model=LogsPage, responses=example(LOGS_EXAMPLE), summary="Actions grouped per session")
 async def list_logs(store: StoreDep, settings: SettingsDep, action_filter: FilterDep,
-                    cursor: CursorQuery = None, limit: LimitQuery = 100) -> JSONBytesResponse:
-    """The same page as /v1/actions (limit counts actions), grouped per (userId, sessionId) in
-    order of first appearance. A session's actions may continue on the next page."""
-    rows, next_cursor = await fetch_page(store, settings, action_filter, cursor, limit)
+                    cursor: CursorQuery = None, limit: LimitQuery = 100,
+                    order: OrderQuery = "asc") -> JSONBytesResponse:
+    """The same page as /v1/actions (limit counts actions, `order` orders them), grouped per
+    (userId, sessionId) in order of first appearance. A session's actions may continue on the next page."""
+    rows, next_cursor = await fetch_page(store, settings, action_filter, cursor, limit, order)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row[2], row[3]), []).append(action_out(row))

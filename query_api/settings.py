@@ -20,6 +20,8 @@ class QuerySettings(TopicSpecSettings, ClickHouseSettings, KeySettings, HotRoute
     query_port: Port = 8001
     query_max_execution_s: float = Field(10.0, gt=0, le=600)
     query_max_limit: int = Field(10_000, ge=1, le=1_000_000)
+    # Engine connections the reads share: as many statements run side by side.
+    query_connections: int = Field(4, ge=1, le=64)
     # Tests only: /internal/faults/* (e.g. ClickHouse made unavailable for a while).
     query_fault_injection: bool = False
     # The compatibility routes have no pagination: a read matching more actions is refused (400).

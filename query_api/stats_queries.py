@@ -29,6 +29,7 @@ from query_api.rollups import (
 TYPES = tuple(t.value for t in ActionType)
 COUNT_GRAINS = (Grain.QUARTER_HOUR, Grain.MINUTE)
 SUMMARY_GRAINS = (Grain.DAY, Grain.QUARTER_HOUR, Grain.MINUTE)
+UNIQUE_GRAINS = (Grain.DAY, Grain.QUARTER_HOUR)  # the grains with uniqExact states
 DAY_GRAINS = (Grain.DAY,)
 
 # grain -> (table, time column, the columns t (epoch s), type, n, first, last)
@@ -60,6 +61,8 @@ UNIQUES = ("SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 
            "uniqExactMerge(u), uniqExactMerge(s) FROM ({states})")
 UNIQUES_PER_DAY = ("SELECT users AS u, sessions AS s FROM totals_per_day "
                    "WHERE type IN {{scopes:Array(String)}} AND {days}")
+UNIQUES_PER_QUARTER_HOUR = ("SELECT users AS u, sessions AS s FROM uniques_per_quarter_hour "
+                            "WHERE type IN {{scopes:Array(String)}} AND {quarters}")
 UNIQUES_RAW = "SELECT uniqExactState(user_id) AS u, uniqExactState(session_id) AS s FROM actions WHERE {where}"
 
 Dimension = Literal["pageTo", "pageFrom", "viewedId", "userId", "sessionId"]
@@ -141,8 +144,11 @@ def summary(action_filter: ActionFilter) -> tuple[str, dict[str, Any]]:
     states = []
     if Grain.DAY in ranges:
         states.append(UNIQUES_PER_DAY.format(days=range_condition(DAY_TIME, ranges[Grain.DAY], "day", parameters)))
-    # distinct users and sessions come from the day states and the raw rows, whatever the counts used
-    rest = sorted(span for grain, spans in ranges.items() if grain is not Grain.DAY for span in spans)
+    if Grain.QUARTER_HOUR in ranges:
+        quarters = range_condition(QUARTER_TIME, ranges[Grain.QUARTER_HOUR], "quarter", parameters)
+        states.append(UNIQUES_PER_QUARTER_HOUR.format(quarters=quarters))
+    # distinct users and sessions come from the day and quarter-hour states and the raw rows
+    rest = sorted(span for grain, spans in ranges.items() if grain not in UNIQUE_GRAINS for span in spans)
     states.append(UNIQUES_RAW.format(where=_raw_where(action_filter, {Grain.RAW: rest}, parameters)))
     return f"{counts} UNION ALL {UNIQUES.format(states=' UNION ALL '.join(states))}", parameters
 

@@ -1,10 +1,15 @@
-"""Running read queries on ClickHouse: limits on every query, driver errors classified once."""
+"""Running read queries on ClickHouse: limits on every query, driver errors classified once.
+
+Reads run side by side on a pool of clients (a clickhouse-connect client runs one statement at a
+time: chDB's handle and an HTTP session both serialize), each borrowed for one statement."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -33,12 +38,34 @@ def classify(exc: ClickHouseError) -> QueryError:
 
 
 class Store:
+    """`client` serves pings, inserts and the readiness checks; reads borrow one of `connections`
+    clients (`client` and connections - 1 opened with `open_client`)."""
+
     def __init__(self, client: Client, *, max_execution_s: float, max_result_rows: int,
-                 max_result_bytes: int = 256 * 1024 * 1024, open_client: Callable[[], Client] | None = None):
+                 max_result_bytes: int = 256 * 1024 * 1024, open_client: Callable[[], Client] | None = None,
+                 connections: int = 1):
         self.client = client
         self.settings = {"max_execution_time": max_execution_s, "max_result_rows": max_result_rows,
                          "max_result_bytes": max_result_bytes, "result_overflow_mode": "throw"}
         self._open_client = open_client
+        if connections > 1 and open_client is None:
+            raise ValueError("a pool of more than one connection needs open_client")
+        self._pool = [client] + [open_client() for _ in range(connections - 1)] if open_client else [client]
+        self._idle: queue.SimpleQueue[Client] = queue.SimpleQueue()
+        for pooled in self._pool:
+            self._idle.put(pooled)
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[Client]:
+        client = self._idle.get()
+        try:
+            yield client
+        finally:
+            self._idle.put(client)
+
+    def close(self) -> None:
+        for client in self._pool:
+            client.close()
 
     async def rows(self, sql: str, parameters: dict[str, Any], *, max_rows: int | None = None) -> list[tuple[Any, ...]]:
         settings = self.settings if max_rows is None else {**self.settings, "max_result_rows": max_rows}
@@ -46,7 +73,8 @@ class Store:
 
     def _rows(self, sql: str, parameters: dict[str, Any], settings: dict[str, Any]) -> list[tuple[Any, ...]]:
         try:
-            result = self.client.query(sql, parameters=parameters, settings=settings)
+            with self._borrowed() as client:
+                result = client.query(sql, parameters=parameters, settings=settings)
         except ClickHouseError as exc:
             raise classify(exc) from exc
         metrics.count_result(result)

@@ -184,7 +184,7 @@ def test_the_query_limits_apply(settings: QuerySettings) -> None:
 
 def test_clickhouse_unavailable_is_503_problem(settings: QuerySettings) -> None:
     with TestClient(create_app(settings), raise_server_exceptions=False) as own:
-        own.app.state.store.client.close()
+        own.app.state.store.close()
         for path, params in [("/v1/stats/funnel", FUNNEL), ("/v1/stats/retention", RETENTION),
                              ("/v1/stats/paths", PATHS)]:
             response = own.get(path, params=params)

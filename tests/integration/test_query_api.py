@@ -72,19 +72,55 @@ def test_type_filter_takes_a_list_in_any_case(query_client: TestClient) -> None:
     assert len(actions(query_client, type="VIEW", limit=100)) == 2
 
 
+def all_pages(query_client: TestClient, route: str, key: str, **params: object) -> list[dict]:
+    seen, cursor = [], None
+    while True:
+        response = query_client.get(route, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert sum(len(g["actions"]) for g in body[key]) <= params["limit"] if key == "logs" else \
+            len(body[key]) <= params["limit"]
+        seen += body[key]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            return seen
+
+
 @pytest.mark.parametrize("limit", [1, 2, 3, 7, 24, 25, 26])
 def test_pagination_never_skips_or_repeats(query_client: TestClient, limit: int) -> None:
     everything = actions(query_client, limit=1000)
-    seen, cursor = [], None
-    while True:
-        response = query_client.get("/v1/actions", params={"limit": limit, **({"cursor": cursor} if cursor else {})})
-        body = response.json()
-        assert len(body["actions"]) <= limit
-        seen += body["actions"]
-        cursor = body["nextCursor"]
-        if cursor is None:
-            break
-    assert seen == everything
+    assert all_pages(query_client, "/v1/actions", "actions", limit=limit) == everything
+
+
+def instant(action: dict) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(action["time"]).timestamp()
+
+
+@pytest.mark.parametrize("params", [{}, {"type": "CLICK"}, {"type": "VIEW,NAVIGATE"}, {"userId": "alice"},
+                                    {"sessionId": "s3"}, {"from": "2018-10-19T03:37:29Z", "to": "2018-10-20T00:00Z"}])
+@pytest.mark.parametrize("limit", [1, 3, 24, 26])
+def test_newest_first_is_the_same_rows_reversed_and_pages_both_ways(query_client: TestClient, params: dict,
+                                                                     limit: int) -> None:
+    oldest_first = actions(query_client, limit=1000, **params)
+    assert oldest_first == sorted(oldest_first, key=instant) and oldest_first  # ties: by actionId as stored
+    newest_first = actions(query_client, limit=1000, order="desc", **params)
+    assert newest_first == oldest_first[::-1]
+    assert all_pages(query_client, "/v1/actions", "actions", limit=limit, order="desc", **params) == newest_first
+    assert all_pages(query_client, "/v1/actions", "actions", limit=limit, order="asc", **params) == oldest_first
+    logs = all_pages(query_client, "/v1/logs", "logs", limit=limit, order="desc", **params)
+    position = {a["actionId"]: i for i, a in enumerate(newest_first)}  # each group keeps the page's order
+    assert sorted(position[a["actionId"]] for g in logs for a in g["actions"]) == list(range(len(newest_first)))
+    assert all([position[a["actionId"]] for a in g["actions"]] == sorted(position[a["actionId"]] for a in g["actions"])
+               for g in logs)
+
+
+def test_order_is_asc_or_desc(query_client: TestClient) -> None:
+    for route in ("/v1/actions", "/v1/logs"):
+        response = query_client.get(route, params={"order": "newest"})
+        assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"][0]["path"] == "query.order"
 
 
 def test_actions_with_the_same_time_come_back_in_the_order_they_arrived(query_client: TestClient) -> None:
@@ -156,3 +192,31 @@ def test_readiness_checks_clickhouse_and_migrations(query_client: TestClient) ->
     body = query_client.get("/readyz").json()
     assert body == {"ready": True, "checks": {"clickhouse": {"ok": True, "detail": "reachable"},
                                               "migrations": {"ok": True, "detail": "applied"}}}
+
+
+def test_reads_share_a_pool_of_connections(query_client: TestClient) -> None:
+    """A read runs on any idle connection of the pool: with all but one held, reads still answer,
+    and the same as before."""
+    store = query_client.app.state.store
+    settings = query_client.app.state.settings
+    assert len(store._pool) == settings.query_connections >= 2
+    expected = actions(query_client, limit=1000)
+    held = [store._borrowed() for _ in range(settings.query_connections - 1)]
+    clients = {id(hold.__enter__()) for hold in held}
+    try:
+        assert len(clients) == settings.query_connections - 1
+        assert actions(query_client, limit=1000) == expected
+    finally:
+        for hold in held:
+            hold.__exit__(None, None, None)
+
+
+def test_a_page_of_types_no_action_has_is_empty(query_client: TestClient) -> None:
+    """The compatibility reads pass their own type names through: unknown ones match nothing."""
+    from query_api.filters import ActionFilter
+    from query_api.queries import actions_page
+
+    store = query_client.app.state.store
+    for order in ("asc", "desc"):
+        sql, parameters = actions_page(ActionFilter(types=("click", "SCROLL")), None, 10, order)
+        assert store._rows(sql, parameters, store.settings) == []

@@ -213,7 +213,7 @@ def test_the_compatibility_examples_are_real_answers(query_client: TestClient, p
 
 def test_clickhouse_unavailable_is_503_problem(query_settings: QuerySettings) -> None:
     with TestClient(create_app(query_settings), raise_server_exceptions=False) as own:
-        own.app.state.store.client.close()
+        own.app.state.store.close()
         day = {"from": "2018-10-18", "to": "2018-10-19"}
         for path, params in [("/v1/stats/summary", {}), ("/v1/stats/timeseries", day),
                              ("/v1/stats/top", {"dimension": "userId"}), ("/v1/stats/navigation", {}),
