@@ -100,6 +100,9 @@ class KafkaSettings(TopicSpecSettings):
     dlq_topic: str = Field("logstream.logs.dlq.v1", min_length=1)
     # One record per stored action, published by the stream (logstream.schemas, docs/topics.md).
     actions_topic: str = Field("logstream.actions.v1", min_length=1)
+    # Per raw-topic partition, the offset below which the stream has stored every record: published
+    # by the stream after each batch, followed by the producer for read-your-writes (docs/architecture.md).
+    watermarks_topic: str = Field("logstream.watermarks.v1", min_length=1)
     # Group joins on the embedded broker wait about session.timeout / 2 (EMBEDDED.md).
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
 

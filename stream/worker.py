@@ -18,6 +18,7 @@ from stream.archive import Archive
 from stream.dlq import DeadLetters
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
+from stream.watermarks import StoredWatermarks
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ class StreamWorker:
         self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=backoff),
                                         DeadLetters(settings, archive), backoff,
                                         settings.stream_max_record_bytes, settings.max_future, archive,
-                                        ActionsTopic(settings) if settings.stream_publish_actions else None)
+                                        ActionsTopic(settings) if settings.stream_publish_actions else None,
+                                        StoredWatermarks(settings, lambda: topic_id(settings, settings.raw_topic)))
         self.app = create_faust_app(settings, self.processor)
         self.started_at = 0.0
         if settings.metrics_enabled:
@@ -100,5 +102,7 @@ class StreamWorker:
         self.processor.dead_letters.close()
         if self.processor.actions is not None:
             self.processor.actions.close()
+        if self.processor.watermarks is not None:
+            self.processor.watermarks.close()
         self._client.close()
         log.info("stream worker stopped")
