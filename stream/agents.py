@@ -166,6 +166,8 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor) -> fau
         broker_rebalance_timeout=session_s,
         broker_commit_interval=settings.stream_commit_interval_s,
         topic_allow_declare=False,
+        # room for a whole batch: while one is stored, the next fills up (stream/take.py)
+        stream_buffer_maxsize=max(4096, settings.stream_batch_size),
     )
     topic = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes)
 

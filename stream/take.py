@@ -20,6 +20,18 @@ from typing import Any
 
 from faust.types import EventT
 
+DRY_TURNS = 3  # turns of the event loop the consumer gets to refill a queue that ran dry
+
+
+async def delivers_more(queue: Any) -> bool:
+    """Whether the consumer, given a few turns of the event loop, puts more records in the queue (it
+    delivers a fetched batch record by record, so the queue may run dry between two of them)."""
+    for _ in range(DRY_TURNS):
+        await asyncio.sleep(0)
+        if not queue.empty():
+            return True
+    return False
+
 
 async def take_buffered(stream: Any, max_: int, within: float) -> AsyncIterator[list[EventT]]:
     events: list[EventT] = []
@@ -57,12 +69,10 @@ async def take_buffered(stream: Any, max_: int, within: float) -> AsyncIterator[
             if not events:
                 ready.clear()
                 continue
-            if len(events) < max_:
-                await asyncio.sleep(0)  # one turn for the consumer to deliver what it still holds
-                if not queue.empty() and not stream.should_stop:
-                    ready.clear()
-                    if len(events) < max_:
-                        await stream.wait_for_stopped(ready, timeout=within)
+            if len(events) < max_ and await delivers_more(queue):
+                ready.clear()
+                if len(events) < max_:
+                    await stream.wait_for_stopped(ready, timeout=within)
             consuming = asyncio.get_running_loop().create_future()
             batch = list(events)
             try:
