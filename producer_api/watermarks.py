@@ -145,7 +145,9 @@ class StoredWatch:
             try:
                 if consumer is None:
                     consumer = self._consumer()
-                messages = consumer.consume(500, timeout=0.2)
+                # poll returns with the first record; consume(n, t) would wait for n records or t
+                first = consumer.poll(0.2)
+                messages = [first, *consumer.consume(500, timeout=0)] if first is not None else []
             except KafkaException as exc:
                 log.warning("cannot follow %s yet: %s", self._settings.watermarks_topic, exc)
                 if consumer is not None:
