@@ -32,6 +32,7 @@ SAMPLE: dict[str, Any] = LogIn.model_config["json_schema_extra"]["examples"][0] 
 
 @dataclass(frozen=True)
 class Profile:
+    read_your_writes_s: float  # one client, one log at a time, each answered once queryable
     one_log_s: float
     burst_s: float  # 100-log requests, unpaced: what the producer accepts
     sustained_s: float  # 100-log requests paced at --rate: does the pipeline keep up?
@@ -41,10 +42,20 @@ class Profile:
     runs: int
 
 
-PROFILES = {"full": Profile(15, 5, 60, 20, 200_000, 10, 3), "quick": Profile(2, 1, 3, 3, 20_000, 2, 1)}
+PROFILES = {"full": Profile(15, 15, 5, 60, 20, 200_000, 10, 3), "quick": Profile(2, 2, 1, 3, 3, 20_000, 2, 1)}
+# A compatibility write route (seed 001's) and its answer: stored through the pipeline, answered once queryable.
+COMPAT_ROUTE, COMPAT_STATUS = "/api/submitlogs", 200
 
 # (figure, target, higher is better)
 TARGETS: dict[str, tuple[float, bool]] = {
+    "compat_write_p50_ms": (50, False),
+    "compat_write_p99_ms": (200, False),
+    "compat_writes_per_s": (20, True),
+    "wait_visible_p50_ms": (50, False),
+    "wait_visible_p99_ms": (200, False),
+    "wait_visible_per_s": (20, True),
+    "freshness_light_p50_s": (0.05, False),
+    "e2e_vs_stream_worker": (0.85, True),
     "stream_vs_empty_agent": (0.85, True),
     "e2e_logs_per_s": (8000, True),
     "one_log_requests_per_s": (4000, True),
@@ -75,13 +86,26 @@ def load_phase(stack: Stack, logs: int, seconds: float, connections: int, progre
                                 on_response=on_response))
 
 
+def read_your_writes(stack: Stack, path: str, status: int, seconds: float, progress: Progress) -> dict[str, float]:
+    """One client posting one log at a time (each of its own user) to `path`, which answers only once
+    the log is queryable: the latency of each answer, and the rate one client gets."""
+    result = asyncio.run(run_load(f"{stack.url}{path}", lambda i: body_of(1, f"ryw-{uuid.uuid4().hex[:8]}-{i}"),
+                                  connections=1, duration_s=seconds, max_requests=50_000_000))
+    ok = result.latencies_s
+    progress.done(f"read your writes, {path}: {result.accepted(status):,} answered {status}, "
+                  f"p50 {percentile(ok, 0.5) * 1000:.1f} ms, p99 {percentile(ok, 0.99) * 1000:.1f} ms")
+    return {"p50_ms": percentile(ok, 0.5) * 1000, "p99_ms": percentile(ok, 0.99) * 1000,
+            "per_s": result.accepted(status) / result.elapsed_s,
+            "not_ok": sum(n for s, n in result.by_status.items() if s != status) + result.errors}
+
+
 async def freshness(stack: Stack, seconds: float, rate_logs_per_s: float, progress: Progress) -> list[float]:
-    """While 100-log requests run at `rate_logs_per_s`, probes one at a time (a one-log request of
-    its own user, then polling every 10 ms): seconds from its 202 to its actions in /v1/actions."""
+    """While 100-log requests run at `rate_logs_per_s` (none at 0), probes one at a time (a one-log
+    request of its own user, then polling every 10 ms): seconds from its 202 to its actions in /v1/actions."""
     delays: list[float] = []
     background = asyncio.ensure_future(run_load(
         f"{stack.url}/v1/logs", lambda _: body_of(100, "fresh-load"), connections=4, duration_s=seconds,
-        max_requests=50_000_000, rate_per_s=rate_logs_per_s / 100))
+        max_requests=50_000_000 if rate_logs_per_s else 0, rate_per_s=rate_logs_per_s / 100 or None))
     started = time.perf_counter()
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as client:
         while time.perf_counter() - started < seconds:
@@ -95,7 +119,7 @@ async def freshness(stack: Stack, seconds: float, rate_logs_per_s: float, progre
                     delays.append(time.perf_counter() - accepted)
                     progress(f"freshness: {len(delays)} probes, last {delays[-1] * 1000:.0f} ms")
                     break
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.005)
     await background
     return delays
 
@@ -108,6 +132,19 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
             process.start()
         rows = stack.stream_status().get("rows_written", 0)
 
+        # on the idle stack, as `make run` starts: read your writes, then freshness at light load
+        for name, path, status in (("compat_write", COMPAT_ROUTE, COMPAT_STATUS),
+                                   ("wait_visible", "/v1/logs?wait=visible", 202)):
+            measured = read_your_writes(stack, path, status, profile.read_your_writes_s, progress)
+            figures.update({f"{name}_{key}": value for key, value in measured.items()})
+            figures["compat_writes_per_s" if name == "compat_write" else "wait_visible_per_s"] = measured["per_s"]
+        light = asyncio.run(freshness(stack, profile.freshness_s, 0, progress))
+        figures["freshness_light_p50_s"] = percentile(light, 0.5)
+        figures["freshness_light_p95_s"] = percentile(light, 0.95)
+        rows = stack.stream_status().get("rows_written", 0)
+        p50, p95 = figures["freshness_light_p50_s"] * 1000, figures["freshness_light_p95_s"] * 1000
+        progress.done(f"freshness at light load (one probe at a time): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+
         one = load_phase(stack, 1, profile.one_log_s, 64, progress)
         figures["one_log_requests_per_s"] = one.accepted() / one.elapsed_s
         figures["one_log_p95_ms"] = percentile(one.latencies_s, 0.95) * 1000
@@ -115,10 +152,13 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
         figures["one_log_catch_up_s"] = stack.wait_rows(rows, 600, progress)
         progress.done(f"1-log requests: {figures['one_log_requests_per_s']:,.0f}/s accepted")
 
+        started = time.monotonic()
         burst = load_phase(stack, 100, profile.burst_s, 8, progress)
         figures["hundred_logs_accepted_logs_per_s"] = burst.accepted() * 100 / burst.elapsed_s
         rows += burst.accepted() * 300
         stack.wait_rows(rows, 900, progress)
+        # unpaced: what the whole pipeline stores per second, next to the stream worker's own ceiling
+        figures["e2e_unpaced_logs_per_s"] = burst.accepted() * 100 / (time.monotonic() - started)
         progress.done(f"100-log requests, unpaced: {figures['hundred_logs_accepted_logs_per_s']:,.0f} logs/s accepted")
 
         started = time.monotonic()
@@ -160,6 +200,7 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
         figures["stream_worker_per_s"] = ceilings.stream_worker(stack.bootstrap, topic, len(records), workdir,
                                                                 progress, stack.engine_dsn)
         figures["stream_vs_empty_agent"] = figures["stream_worker_per_s"] / figures["empty_agent_per_s"]
+        figures["e2e_vs_stream_worker"] = figures["e2e_unpaced_logs_per_s"] / figures["stream_worker_per_s"]
         progress.done(f"stream worker on the same records: {figures['stream_worker_per_s']:,.0f} records/s "
                       f"({figures['stream_vs_empty_agent']:.0%} of the empty agent)")
     figures["http_floor_requests_per_s"] = ceilings.http_floor(body_of(1, "floor"), connections=64,

@@ -6,6 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
@@ -28,6 +29,8 @@ class TopicSpec:
     partitions: int
     replication_factor: int = 1
     config: dict[str, str] = field(default_factory=dict)
+    # Plumbing between logstream's own processes: no published schema, not in the AsyncAPI document.
+    internal: bool = False
 
 
 def load_topic_specs(path: Path) -> list[TopicSpec]:
@@ -48,9 +51,10 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 def topics_for(settings: KafkaSettings) -> list[TopicSpec]:
     """The spec's topics under the names the settings use (they may be renamed per deployment)."""
     names = {"raw": settings.raw_topic, "dlq": settings.dlq_topic, "actions": settings.actions_topic,
-             "erasures": settings.erasures_topic}
+             "erasures": settings.erasures_topic,
+             "watermarks": settings.watermarks_topic}
     specs = load_topic_specs(settings.topics_spec)
-    return [TopicSpec(names.get(s.role, s.name), s.role, s.partitions, s.replication_factor, s.config)
+    return [TopicSpec(names.get(s.role, s.name), s.role, s.partitions, s.replication_factor, s.config, s.internal)
             for s in specs]
 
 
@@ -65,7 +69,7 @@ def fit_to_cluster(spec: TopicSpec, brokers: int) -> TopicSpec:
     if replicas < spec.replication_factor:
         log.info("topic %s: %d replica(s), not %d: the cluster has %d broker(s)", spec.name, replicas,
                     spec.replication_factor, brokers)
-    return TopicSpec(spec.name, spec.role, spec.partitions, replicas, config)
+    return TopicSpec(spec.name, spec.role, spec.partitions, replicas, config, spec.internal)
 
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 15.0) -> None:
@@ -103,5 +107,10 @@ def topic_id(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> uuid
     across the broker's lives, where (topic, partition, offset) does not."""
     admin = admin_client(settings)  # held until the answer is in: a collected client cancels it
     found = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[topic].result(timeout)
-    return uuid.UUID(int=(found.topic_id.get_most_significant_bits() % (1 << 64)) << 64
-                     | found.topic_id.get_least_significant_bits() % (1 << 64))
+    return id_of(found)
+
+
+def id_of(description: Any) -> uuid.UUID:
+    """The topic id of an AdminClient.describe_topics answer, as a UUID."""
+    return uuid.UUID(int=(description.topic_id.get_most_significant_bits() % (1 << 64)) << 64
+                     | description.topic_id.get_least_significant_bits() % (1 << 64))

@@ -103,6 +103,9 @@ class KafkaSettings(TopicSpecSettings):
     actions_topic: str = Field("logstream.actions.v1", min_length=1)
     # Erasure requests (POST /v1/erasures): part of the log, carried out by the stream (docs/privacy.md).
     erasures_topic: str = Field("logstream.erasures.v1", min_length=1)
+    # Per raw-topic partition, the offset below which the stream has stored every record: published
+    # by the stream after each batch, followed by the producer for read-your-writes (docs/architecture.md).
+    watermarks_topic: str = Field("logstream.watermarks.v1", min_length=1)
     # Group joins on the embedded broker wait about session.timeout / 2 (EMBEDDED.md).
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300_000)
 

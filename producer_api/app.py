@@ -30,6 +30,7 @@ from producer_api.idempotency import IdempotencyStore
 from producer_api.metrics import FAMILIES, QUEUE_DEPTH, IngestAnswers
 from producer_api.publisher import Publisher
 from producer_api.settings import ProducerSettings
+from producer_api.watermarks import StoredWatch
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ def create_app(settings: ProducerSettings) -> FastAPI:
         app.state.publisher.start()
         QUEUE_DEPTH.set_function(app.state.publisher.queue_depth)
         app.state.upstreams = Upstreams(settings.query_url, settings.stream_url, settings.internal_key)
+        app.state.watch = StoredWatch(settings)
+        await app.state.watch.start()
         app.state.idempotency = IdempotencyStore(app.state.upstreams, settings.publish_timeout_ms / 1000 + 5)
         app.state.erasures = ErasurePublisher(settings)
         if settings.erased_users == "refuse" and settings.query_url:
@@ -70,6 +73,7 @@ def create_app(settings: ProducerSettings) -> FastAPI:
                 await app.state.publisher.erased_users.close()
             await app.state.publisher.close()
             await app.state.upstreams.close()
+            await asyncio.to_thread(app.state.watch.close)
 
     app = FastAPI(title="logstream", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None, default_response_class=JSONBytesResponse)

@@ -24,9 +24,13 @@ UNAVAILABLE = Counter("logstream_ingest_unavailable", "Ingest requests answered 
 REPLAYS = Counter("logstream_ingest_idempotent_replays",
                   "Requests with an Idempotency-Key already done: the first answer again, nothing published",
                   registry=None)
+VISIBLE_BY = Counter("logstream_ingest_visible_by",
+                     "Read-your-writes answers, by how visibility was confirmed: the stream's stored watermark, "
+                     "or counting the actions in ClickHouse (no watermark in time, or the broker's life changed)",
+                     ["how"], registry=None)
 QUEUE_DEPTH = Gauge("logstream_ingest_queue_depth", "Records in the producer's queue, not yet acknowledged",
                     registry=None)
-FAMILIES = (LOGS_ACCEPTED, ACTIONS_ACCEPTED, REJECTED, UNAVAILABLE, REPLAYS, PUBLISH_SECONDS, QUEUE_DEPTH)
+FAMILIES = (LOGS_ACCEPTED, ACTIONS_ACCEPTED, REJECTED, UNAVAILABLE, REPLAYS, VISIBLE_BY, PUBLISH_SECONDS, QUEUE_DEPTH)
 
 
 class IngestAnswers:

@@ -58,19 +58,27 @@ def without_rules(document: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key != "propertyRules"}
 
 
-class _Delivery:
-    """Counts the acks of one request's records; resolves its future when the last one is in."""
+Position = tuple[int, int]  # (partition, offset) of an acked record
 
-    __slots__ = ("future", "pending", "error")
+
+class _Delivery:
+    """Counts the acks of one request's records, noting where each landed; resolves its future when
+    the last one is in."""
+
+    __slots__ = ("future", "pending", "error", "positions")
 
     def __init__(self, future: asyncio.Future[None], count: int):
         self.future = future
         self.pending = count
         self.error: KafkaError | None = None
+        self.positions: list[Position] = []
 
-    def __call__(self, error: KafkaError | None, _message: object) -> None:
-        if error is not None and self.error is None:
-            self.error = error
+    def __call__(self, error: KafkaError | None, message: Any) -> None:
+        if error is not None:
+            if self.error is None:
+                self.error = error
+        else:
+            self.positions.append((message.partition(), message.offset()))
         self.pending -= 1
         if self.pending == 0 and not self.future.done():
             self.future.set_result(None)
@@ -111,10 +119,10 @@ class Publisher:
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
 
     async def publish(self, records: Sequence[tuple[bytes, bytes]], headers: list[tuple[str, bytes]] | None = None,
-                      route: str = INGEST_ROUTE, actions: int = 0) -> None:
+                      route: str = INGEST_ROUTE, actions: int = 0) -> list[Position]:
         """Returns once the broker acknowledged every (key, value) (counted as accepted logs, with their
-        `actions`); raises a 503 error otherwise. Each record carries the raw schema's headers, the route
-        that accepted it, then `headers`."""
+        `actions`), with where each record landed; raises a 503 error otherwise. Each record carries the
+        raw schema's headers, the route that accepted it, then `headers`."""
         self._broker_memory.check()
         if self.erased_users is not None:
             self.erased_users.check(records)
@@ -150,6 +158,7 @@ class Publisher:
         metrics.PUBLISH_SECONDS.observe(loop.time() - started)
         metrics.LOGS_ACCEPTED.inc(amount=len(records))
         metrics.ACTIONS_ACCEPTED.inc(amount=actions)
+        return delivery.positions
 
     def queue_depth(self) -> int:
         return len(self._producer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +28,9 @@ from producer_api.idempotency import (
     request_digest,
 )
 from producer_api.limits import check_log_count
-from producer_api.publisher import Publisher, records_for
+from producer_api.publisher import Position, Publisher, records_for
 from producer_api.settings import ProducerSettings
-from producer_api.visibility import require_query_service, wait_visible
+from producer_api.visibility import Acked, require_query_service, wait_visible
 
 router = APIRouter()
 INGEST_PATH = "/v1/logs"
@@ -102,15 +103,19 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
         require_query_service(upstreams)
     logs = await read_logs(request, settings)
     key = request.headers.get(idempotency.HEADER)
+    watch = request.app.state.watch
+    life = watch.life
     if key is not None:
-        body = await publish_once(request.app.state.idempotency, check_key(key), logs, publisher, upstreams,
-                                  settings.max_record_bytes)
+        body, positions = await publish_once(request.app.state.idempotency, check_key(key), logs, publisher,
+                                             upstreams, settings.max_record_bytes)
         if body.pop("replayed", False):
             return JSONBytesResponse(body, status_code=202, headers={idempotency.REPLAYED_HEADER: "true"})
     else:
-        body = await publish(logs, publisher, settings.max_record_bytes)
+        body, positions = await publish(logs, publisher, settings.max_record_bytes)
     if wait is not None:  # opt-in: the models give the times and types to look for
-        await wait_visible(upstreams, validate_logs(logs.document), body["eventIds"], settings.visible_timeout_s)
+        acked = Acked(life, positions, asyncio.get_running_loop().time())
+        await wait_visible(upstreams, validate_logs(logs.document), body["eventIds"], settings.visible_timeout_s,
+                           watch, acked)
         body["visible"] = True
     return JSONBytesResponse(body, status_code=202)
 
@@ -143,16 +148,18 @@ def logs_of(document: Any, settings: ProducerSettings) -> Logs:
     return Logs(document, document if isinstance(document, list) else [document], actions, received_at)
 
 
-async def publish(logs: Logs, publisher: Publisher, max_record_bytes: int) -> dict[str, Any]:
-    """Publishes the logs with new eventIds; returns the 202's body once the broker acked them all."""
+async def publish(logs: Logs, publisher: Publisher, max_record_bytes: int) -> tuple[dict[str, Any], list[Position]]:
+    """Publishes the logs with new eventIds; returns the 202's body once the broker acked them all,
+    with where the records landed."""
     records, event_ids = records_for(logs.documents, logs.received_at, max_record_bytes)
-    await publisher.publish(records, actions=logs.actions)
-    return {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}
+    positions = await publisher.publish(records, actions=logs.actions)
+    return {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}, positions
 
 
 async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher: Publisher, upstreams: Upstreams,
-                       max_record_bytes: int) -> dict[str, Any]:
-    """Publishes the logs of a keyed request at most once; a retry gets the first answer."""
+                       max_record_bytes: int) -> tuple[dict[str, Any], list[Position]]:
+    """Publishes the logs of a keyed request at most once; a retry gets the first answer (marked
+    `replayed`, with no positions)."""
     require_query_service(upstreams)  # the key store lives behind it
     digest = request_digest(logs.document)
     async with store.hold(key):
@@ -161,7 +168,7 @@ async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher:
             raise IdempotencyKeyReusedError("this Idempotency-Key was sent with other logs; use a new key")
         if entry is not None and entry.state == "done":
             metrics.REPLAYS.inc()
-            return {**orjson.loads(entry.response), "replayed": True}
+            return {**orjson.loads(entry.response), "replayed": True}, []
         if entry is not None and entry.age_ms < store.pending_stale_ms:
             raise IdempotencyInProgressError("the first request with this key is still being published",
                                              headers=store.retry_after(entry))
@@ -171,7 +178,8 @@ async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher:
         else:  # its first attempt died between reserving the key and answering: publish again, flagged
             event_ids = entry.event_ids
         records, _ = records_for(logs.documents, logs.received_at, max_record_bytes, event_ids)
-        await publisher.publish(records, headers=REPUBLISHED if entry is not None else None, actions=logs.actions)
+        positions = await publisher.publish(records, headers=REPUBLISHED if entry is not None else None,
+                                            actions=logs.actions)
         body = {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}
         await store.record(key, digest, event_ids, "done", orjson.dumps(body).decode())
-        return body
+        return body, positions

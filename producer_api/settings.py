@@ -44,6 +44,9 @@ class ProducerSettings(KafkaSettings, ContractSettings, KeySettings, HotRoutesSe
     # Read-your-writes (compatibility routes, POST /v1/logs?wait=visible): how long a write waits,
     # after the broker's acks, for its actions to be queryable before it answers 504.
     visible_timeout_s: float = Field(5.0, gt=0, le=60)
+    # Longest wait of a fetch of the stream's stored watermarks (LOGSTREAM_WATERMARKS_TOPIC) that
+    # read-your-writes follows: the embedded broker answers a fetch only when this wait is over.
+    visible_fetch_wait_ms: int = Field(10, ge=1, le=1000)
     # Per API key, a token bucket (when keys are on): this many requests a second, bursts of up to
     # rate_limit_burst; 0 turns it off. Over it: 429 rate_limited with Retry-After.
     rate_limit_per_s: float = Field(1000.0, ge=0)

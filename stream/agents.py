@@ -6,6 +6,7 @@ import asyncio
 import logging
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,8 @@ from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink, Refusal
 from stream.split import Source
 from stream.suppression import Suppression
+from stream.take import take_buffered
+from stream.watermarks import StoredWatermarks
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +42,12 @@ class BatchProcessor:
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
                  max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
                  archive: Archive | None = None, actions: ActionsTopic | None = None,
-                 suppression: Suppression | None = None, retention_days: int = 0):
+                 suppression: Suppression | None = None, retention_days: int = 0,
+                 watermarks: StoredWatermarks | None = None):
         self.sink = sink
         self.suppression = suppression
         self._retention_days = retention_days
+        self.watermarks = watermarks
         self.archive = archive
         self.actions = actions
         self._max_record_bytes = max_record_bytes
@@ -59,7 +64,8 @@ class BatchProcessor:
     async def process(self, events: Sequence[EventT]) -> None:
         self.in_flight = True
         try:
-            await until_done(lambda: self._process_once(events), what="batch", max_backoff_s=self._max_backoff_s,
+            life = await self.watermarks.life() if self.watermarks is not None else None
+            await until_done(lambda: self._process_once(events, life), what="batch", max_backoff_s=self._max_backoff_s,
                              on_failure=lambda _: self.recheck_stored())
         except asyncio.CancelledError:
             withhold_acks(events)
@@ -85,7 +91,7 @@ class BatchProcessor:
         if self.archive is not None:
             self.archive.recheck_stored()
 
-    async def _process_once(self, events: Sequence[EventT]) -> None:
+    async def _process_once(self, events: Sequence[EventT], life: uuid.UUID | None = None) -> None:
         records = [Record(e.message.key, e.message.value, headers_of(e.message.headers), source_of(e.message))
                    for e in events]
         if self.suppression is not None:  # erased users' logs are neither archived nor stored
@@ -107,12 +113,13 @@ class BatchProcessor:
             await self.archive.write(records, batch.rows)
         if batch.dead:
             await self.dead_letters.send(batch.dead)
-        if len(batch.rows):
-            refusals = await self.sink.write(batch.rows, batch.recheck_events)
-            if refusals:
-                await self.dead_letters.send(unstorable_letters(refusals, events))
-            if self.actions is not None:  # every stored row, those stored by an earlier attempt too
-                await self.actions.publish(batch.rows, [refusal.source for refusal in refusals])
+        refusals = await self.sink.write(batch.rows, batch.recheck_events) if len(batch.rows) else []
+        if refusals:
+            await self.dead_letters.send(unstorable_letters(refusals, events))
+        if self.watermarks is not None:  # every record is stored now: read-your-writes may answer
+            self.watermarks.publish(life, events)
+        if self.actions is not None and len(batch.rows):  # every stored row, those stored by an earlier attempt too
+            await self.actions.publish(batch.rows, [refusal.source for refusal in refusals])
 
 
 def unstorable_letters(refusals: Sequence[Refusal], events: Sequence[EventT]) -> list[DeadLetter]:
@@ -176,12 +183,14 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor,
         broker_rebalance_timeout=session_s,
         broker_commit_interval=settings.stream_commit_interval_s,
         topic_allow_declare=False,
+        # room for a whole batch: while one is stored, the next fills up (stream/take.py)
+        stream_buffer_maxsize=max(4096, settings.stream_batch_size),
     )
     topic = app.topic(settings.raw_topic, key_type=bytes, value_type=bytes)
 
     @app.agent(topic, name="split_actions")
     async def split_actions(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.stream_batch_size, within=settings.stream_batch_within_s):
+        async for events in take_buffered(stream, settings.stream_batch_size, within=settings.stream_batch_within_s):
             await processor.process(events)
 
     if erasures is not None:
@@ -197,6 +206,8 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor,
         processor.recheck_stored()
         if processor.archive is not None:
             processor.archive.forget_life()  # a new assignment may follow a restart of the broker
+        if processor.watermarks is not None:
+            processor.watermarks.forget_life()
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned or ()))
 
     return app

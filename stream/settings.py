@@ -8,9 +8,12 @@ from logstream.settings import ClickHouseSettings, ContractSettings, KafkaSettin
 class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings, MetricsSettings):
     stream_group: str = Field("logstream-stream", min_length=1)
     stream_batch_size: int = Field(10_000, ge=1, le=200_000)
+    # A batch is stored as soon as the consumer has nothing more buffered (stream/take.py), or at
+    # stream_batch_size records; this bounds the wait of a partial batch while records keep trickling in.
     stream_batch_within_s: float = Field(0.2, gt=0, le=60)
-    # Longest wait of a fetch on a quiet topic (Faust's own 1.5 s delays records on the embedded broker).
-    stream_fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
+    # Longest wait of a fetch on a quiet topic (Faust's own 1.5 s delays records on the embedded broker,
+    # which answers a fetch only when this wait is over): a lower bound of freshness there.
+    stream_fetch_max_wait_ms: int = Field(10, ge=1, le=10_000)
     # Larger records (only other producers can write them) go to the DLQ as too_large.
     stream_max_record_bytes: int = Field(1 << 20, ge=1024)
     # How often Faust commits the offsets of batches already in ClickHouse.

@@ -22,6 +22,7 @@ from stream.retention import Retention
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.suppression import Suppression
+from stream.watermarks import StoredWatermarks
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class StreamWorker:
                                         DeadLetters(settings, archive), backoff,
                                         settings.stream_max_record_bytes, settings.max_future, archive,
                                         ActionsTopic(settings) if settings.stream_publish_actions else None,
-                                        Suppression(self._client, settings.erasure_refresh_s), settings.retention_days)
+                                        Suppression(self._client, settings.erasure_refresh_s), settings.retention_days,
+                                        StoredWatermarks(settings, lambda: topic_id(settings, settings.raw_topic)))
         self._eraser_client = connect(settings)  # erasures run beside the batches, in their own thread
         eraser = Eraser(self._eraser_client, settings.clickhouse_database, settings.erasure_settle_s)
         self.app = create_faust_app(settings, self.processor, ErasureRequests(eraser, backoff))
@@ -129,6 +131,8 @@ class StreamWorker:
         self.processor.dead_letters.close()
         if self.processor.actions is not None:
             self.processor.actions.close()
+        if self.processor.watermarks is not None:
+            self.processor.watermarks.close()
         self._client.close()
         self._eraser_client.close()
         log.info("stream worker stopped")

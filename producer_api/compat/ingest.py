@@ -7,6 +7,7 @@ waits, bounded, until the query service sees every action (producer_api.visibili
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from logstream.contract import Identifier, LogIn, Problem, future_bound, validat
 from producer_api.body import read_json
 from producer_api.limits import check_log_count
 from producer_api.publisher import records_for
-from producer_api.visibility import require_query_service, wait_visible
+from producer_api.visibility import Acked, require_query_service, wait_visible
 
 IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
@@ -64,7 +65,9 @@ async def store(request: Request, logs: Sequence[LogIn], documents: list[dict[st
     records, event_ids = records_for(documents, datetime.now(UTC), state.settings.max_record_bytes,
                                      property_rules=property_rules)
     route = request.scope.get("route")
-    await state.publisher.publish(records, route=f"{request.method} {getattr(route, 'path', request.url.path)}",
-                                  actions=sum(len(log.actions) for log in logs))
-    await wait_visible(state.upstreams, logs, event_ids, state.settings.visible_timeout_s)
+    life = state.watch.life
+    positions = await state.publisher.publish(records, actions=sum(len(log.actions) for log in logs),
+                                              route=f"{request.method} {getattr(route, 'path', request.url.path)}")
+    acked = Acked(life, positions, asyncio.get_running_loop().time())
+    await wait_visible(state.upstreams, logs, event_ids, state.settings.visible_timeout_s, state.watch, acked)
     return event_ids

@@ -18,8 +18,11 @@ def test_bench_ingest_quick_runs_and_reports_every_figure(tmp_path) -> None:
     figures = report["figures"]
     for name in ("one_log_requests_per_s", "e2e_logs_per_s", "freshness_p95_s", "producer_peak_rss_mb",
                  "stream_peak_rss_mb", "broker_cpu_s", "empty_agent_per_s", "stream_worker_per_s",
-                 "raw_produce_per_s", "http_floor_requests_per_s", "clickhouse_insert_rows_per_s"):
+                 "raw_produce_per_s", "http_floor_requests_per_s", "clickhouse_insert_rows_per_s",
+                 "compat_write_p50_ms", "compat_writes_per_s", "wait_visible_p99_ms", "freshness_light_p50_s",
+                 "e2e_vs_stream_worker"):
         assert figures[name]["median"] > 0, name
     assert figures["non_202_responses"]["median"] == 0
+    assert figures["compat_write_not_ok"]["median"] == figures["wait_visible_not_ok"]["median"] == 0
     assert set(report["targets"]) == set(TARGETS)
     assert "100-log requests" in result.stderr  # progress was shown

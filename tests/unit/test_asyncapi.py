@@ -71,7 +71,7 @@ def test_every_reference_resolves() -> None:
 
 def test_every_topic_agrees_with_the_topic_spec_and_settings() -> None:
     settings = KafkaSettings()
-    specs = {spec.name: spec for spec in load_topic_specs(settings.topics_spec)}
+    specs = {spec.name: spec for spec in load_topic_specs(settings.topics_spec) if not spec.internal}
     channels = {c["address"]: c for c in document()["channels"].values()}
     assert set(channels) == set(specs) == {settings.raw_topic, settings.actions_topic, settings.dlq_topic,
                                                    settings.erasures_topic}
@@ -84,6 +84,7 @@ def test_every_topic_agrees_with_the_topic_spec_and_settings() -> None:
 def test_every_published_schema_is_a_topic_and_valid_json_schema() -> None:
     from jsonschema import Draft202012Validator
 
-    assert schemas.schema_names() == sorted(specs.name for specs in load_topic_specs(KafkaSettings().topics_spec))
+    assert schemas.schema_names() == sorted(
+        spec.name for spec in load_topic_specs(KafkaSettings().topics_spec) if not spec.internal)
     for name in schemas.schema_names():
         Draft202012Validator.check_schema(schemas.schema(name))

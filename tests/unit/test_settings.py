@@ -16,6 +16,8 @@ def test_topic_defaults_match_the_spec() -> None:
     assert specs["raw"].name == settings.raw_topic == "logstream.logs.raw.v1"
     assert specs["dlq"].name == settings.dlq_topic == "logstream.logs.dlq.v1"
     assert specs["actions"].name == settings.actions_topic == "logstream.actions.v1"
+    assert specs["watermarks"].name == settings.watermarks_topic == "logstream.watermarks.v1"
+    assert specs["watermarks"].internal and specs["watermarks"].config["cleanup.policy"] == "compact"
     assert specs["raw"].partitions >= 2
 
 
