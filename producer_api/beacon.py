@@ -85,12 +85,12 @@ async def beacon(request: Request, settings: SettingsDep, publisher: PublisherDe
             return refusal
     logs = logs_of(document, settings)
     if key is not None:
-        body = await publish_once(request.app.state.idempotency, check_idempotency_key(key), logs, publisher,
-                                  upstreams, settings.max_record_bytes)
+        body, _ = await publish_once(request.app.state.idempotency, check_idempotency_key(key), logs, publisher,
+                                     upstreams, settings.max_record_bytes)
         if body.pop("replayed", False):
             headers[idempotency.REPLAYED_HEADER] = "true"
     else:
-        body = await publish(logs, publisher, settings.max_record_bytes)
+        body, _ = await publish(logs, publisher, settings.max_record_bytes)
     return JSONBytesResponse(body, status_code=202, headers=headers)
 
 
