@@ -136,8 +136,8 @@ def test_the_kcat_example_for_the_embedded_broker(stack: Stack, posted: tuple[st
 
 def test_the_schemas_through_the_front_door(stack: Stack) -> None:
     listing = httpx.get(f"{stack.base_url}/v1/schemas", timeout=10).json()
-    assert [s["name"] for s in listing["schemas"]] == ["logstream.actions.v1", "logstream.logs.dlq.v1",
-                                                       "logstream.logs.raw.v1"]
+    assert [s["name"] for s in listing["schemas"]] == ["logstream.actions.v1", "logstream.erasures.v1",
+                                                       "logstream.logs.dlq.v1", "logstream.logs.raw.v1"]
     document = yaml.safe_load(httpx.get(f"{stack.base_url}/asyncapi.yaml", timeout=10).text)
     for channel in document["channels"].values():
         assert httpx.get(f"{stack.base_url}/v1/schemas/{channel['address']}", timeout=10).status_code == 200
