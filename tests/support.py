@@ -21,10 +21,19 @@ T = TypeVar("T")
 KEYED_STACK_KEY = "schemathesis-key-0123456789"  # the keyed_stack fixture's key: both a read and a write key
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port free now, and never one handed out before in this run: the OS may offer a closed probe's
+    port again, and two services of one stack given the same port fail to start."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_until(check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:

@@ -27,8 +27,8 @@ def test_the_list_names_every_topic_schema(client: TestClient) -> None:
     response = client.get("/v1/schemas")
     assert response.status_code == 200
     body = response.json()
-    assert [s["name"] for s in body["schemas"]] == ["logstream.actions.v1", "logstream.logs.dlq.v1",
-                                                    "logstream.logs.raw.v1"]
+    assert [s["name"] for s in body["schemas"]] == ["logstream.actions.v1", "logstream.erasures.v1",
+                                                    "logstream.logs.dlq.v1", "logstream.logs.raw.v1"]
     operation = client.get("/openapi.json").json()["paths"]["/v1/schemas"]["get"]
     assert same_shape(body, success_examples(operation)["application/json"][0])
     for entry in body["schemas"]:
