@@ -57,21 +57,15 @@ def run(args: argparse.Namespace) -> int:
         args.actions, args.users, args.days, args.loads = 20_000, 500, 30, 2
     from playwright.sync_api import sync_playwright
 
-    from bench.query import Server, reusable
-    from logstream.clickhouse import connect
-    from logstream.seed import SeedPlan, seed_database
-    from query_api.settings import QuerySettings
+    from bench.query import Server, prepared_dataset
 
     chromium = shutil.which("chromium")
     if chromium is None:
         say("Debian's chromium is needed: apt-get install chromium")
         return 1
-    directory = (args.data_dir / f"clickhouse-{args.actions}").resolve()
-    settings = QuerySettings(clickhouse_dsn=f"chdb://{directory}", clickhouse_database="logstream")
-    plan = SeedPlan(actions=args.actions, users=args.users, days=args.days, end=args.end, seed=args.seed)
-    if not reusable(settings, args.actions, connect):
-        if seed_database(settings, plan, replace=True):
-            return 1
+    settings = prepared_dataset(args)
+    if settings is None:
+        return 1
     started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     before = machine()
     with Server(settings) as server, sync_playwright() as driver:

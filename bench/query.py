@@ -79,22 +79,35 @@ def run(args: argparse.Namespace) -> int:
     if args.quick:
         args.actions, args.users, args.days, args.calls, args.runs = 20_000, 500, 30, 5, 1
         args.concurrency_calls = 20
+    settings = prepared_dataset(args)
+    if settings is None:
+        return 1
+    levels = [int(n) for n in args.concurrency.split(",") if int(n) > 0]
+    results = measure(settings, args.calls, args.runs, args.case, levels, args.concurrency_calls)
+    report(args, dataset_directory(args), results)
+    return 0
+
+
+def dataset_directory(args: argparse.Namespace) -> Path:
+    """One chDB directory per dataset size, shared by `bench query` and `bench page`."""
+    return (args.data_dir / f"clickhouse-{args.actions}").resolve()
+
+
+def prepared_dataset(args: argparse.Namespace) -> Any:
+    """The QuerySettings of the seeded dataset the arguments name: reused if it holds that many actions
+    under the current migrations, else seeded (None if seeding failed)."""
     from logstream.clickhouse import connect
     from logstream.seed import SeedPlan, seed_database
     from query_api.settings import QuerySettings
 
-    directory = (args.data_dir / f"clickhouse-{args.actions}").resolve()
+    directory = dataset_directory(args)
     settings = QuerySettings(clickhouse_dsn=f"chdb://{directory}", clickhouse_database="logstream")
     plan = SeedPlan(actions=args.actions, users=args.users, days=args.days, end=args.end, seed=args.seed)
-    if not reusable(settings, args.actions, connect):
-        if seed_database(settings, plan, replace=True):
-            return 1
-    else:
+    if reusable(settings, args.actions, connect):
         say(f"reusing the {args.actions:,}-action dataset in {directory}")
-    levels = [int(n) for n in args.concurrency.split(",") if int(n) > 0]
-    results = measure(settings, args.calls, args.runs, args.case, levels, args.concurrency_calls)
-    report(args, directory, results)
-    return 0
+    elif seed_database(settings, plan, replace=True):
+        return None
+    return settings
 
 
 def reusable(settings: Any, actions: int, connect: Any) -> bool:
