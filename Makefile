@@ -22,7 +22,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not kafka"
+	$(BIN)/pytest -m "not kafka" -n 2 --dist loadfile
 
 # Three Apache Kafka nodes from Maven Central's jars: the pipeline's e2e tests again, and the faults
 # only a real cluster has (tests marked kafka).

@@ -24,14 +24,20 @@ KEYED_STACK_KEY = "schemathesis-key-0123456789"  # the keyed_stack fixture's key
 _HANDED_OUT: set[int] = set()
 
 
+# pytest-xdist's workers (gw0, gw1, ...) each take the ports of their own residue: none can be handed
+# a port another worker's services hold.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
 def free_port() -> int:
-    """A port free now, and never one handed out before in this run: the OS may offer a closed probe's
-    port again, and two services of one stack given the same port fail to start."""
+    """A port free now, never one handed out before in this run (the OS may offer a closed probe's port
+    again, and two services of one stack given the same port fail to start), and this worker's own."""
     while True:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port not in _HANDED_OUT:
+        if port not in _HANDED_OUT and port % _WORKERS == _WORKER:
             _HANDED_OUT.add(port)
             return port
 
