@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 # ClickHouse error codes: TOO_MANY_ROWS, TOO_MANY_BYTES, TOO_MANY_ROWS_OR_BYTES; TIMEOUT_EXCEEDED.
 RESULT_TOO_LARGE_CODES = frozenset({158, 307, 396})
 TIMEOUT_CODE = 159
+CORES = os.cpu_count() or 1
 
 
 def classify(exc: ClickHouseError) -> QueryError:
@@ -54,6 +57,8 @@ class Store:
         self._idle: queue.SimpleQueue[Client] = queue.SimpleQueue()
         for pooled in self._pool:
             self._idle.put(pooled)
+        self._reading = 0  # reads running now
+        self._reading_lock = threading.Lock()
 
     @contextmanager
     def _borrowed(self) -> Iterator[Client]:
@@ -71,10 +76,24 @@ class Store:
         settings = self.settings if max_rows is None else {**self.settings, "max_result_rows": max_rows}
         return await asyncio.to_thread(self._rows, sql, parameters, settings)
 
+    @contextmanager
+    def _threads_shared(self, settings: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The settings of a read, with the engine's threads shared among the reads running beside it: a
+        read alone takes every core, and reads side by side split them instead of each starting a thread
+        per core to contend for the same cores."""
+        with self._reading_lock:
+            self._reading += 1
+            reading = self._reading
+        try:
+            yield settings if reading == 1 else {**settings, "max_threads": max(1, CORES // reading)}
+        finally:
+            with self._reading_lock:
+                self._reading -= 1
+
     def _rows(self, sql: str, parameters: dict[str, Any], settings: dict[str, Any]) -> list[tuple[Any, ...]]:
         try:
-            with self._borrowed() as client:
-                result = client.query(sql, parameters=parameters, settings=settings)
+            with self._borrowed() as client, self._threads_shared(settings) as shared:
+                result = client.query(sql, parameters=parameters, settings=shared)
         except ClickHouseError as exc:
             raise classify(exc) from exc
         metrics.count_result(result)

@@ -24,8 +24,8 @@ KEYED_STACK_KEY = "schemathesis-key-0123456789"  # the keyed_stack fixture's key
 _HANDED_OUT: set[int] = set()
 
 
-# pytest-xdist's workers (gw0, gw1, ...) each take the ports of their own residue: none can be handed
-# a port another worker's services hold.
+# pytest-xdist's workers (gw0, gw1, ...) each take the ports of their own residue (of the port halved:
+# Linux hands out even ports to bind()): none can be handed a port another worker's services hold.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
@@ -37,7 +37,7 @@ def free_port() -> int:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        if port not in _HANDED_OUT and port % _WORKERS == _WORKER:
+        if port not in _HANDED_OUT and (port >> 1) % _WORKERS == _WORKER:
             _HANDED_OUT.add(port)
             return port
 

@@ -211,6 +211,28 @@ def test_reads_share_a_pool_of_connections(query_client: TestClient) -> None:
             hold.__exit__(None, None, None)
 
 
+def test_reads_side_by_side_share_the_engines_threads(query_client: TestClient) -> None:
+    """A read alone runs with the engine's default threads; one that starts while another runs gets
+    its share of the cores (the engine's own setting, read back by the query itself)."""
+    import threading
+
+    from query_api.store import CORES
+    from tests.support import wait_until
+
+    store = query_client.app.state.store
+    setting = "SELECT toUInt64(getSetting('max_threads'))"
+    alone = store._rows(setting, {}, store.settings)[0][0]
+    beside = threading.Thread(target=store._rows, args=("SELECT sleep(1)", {}, store.settings))
+    beside.start()
+    try:
+        wait_until(lambda: store._reading == 1, timeout=5, what="the long read to start", interval=0.005)
+        shared = store._rows(setting, {}, store.settings)[0][0]
+    finally:
+        beside.join()
+    assert shared == max(1, CORES // 2) < alone
+    assert store._rows(setting, {}, store.settings)[0][0] == alone
+
+
 def test_a_page_of_types_no_action_has_is_empty(query_client: TestClient) -> None:
     """The compatibility reads pass their own type names through: unknown ones match nothing."""
     from query_api.filters import ActionFilter
