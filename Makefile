@@ -25,9 +25,10 @@ test: $(STAMP)
 	$(BIN)/pytest -m "not kafka" -n 2 --dist loadfile
 
 # Three Apache Kafka nodes from Maven Central's jars: the pipeline's e2e tests again, and the faults
-# only a real cluster has (tests marked kafka).
+# only a real cluster has (tests marked kafka); the shared cluster's tests on one worker, the faults'
+# clusters on the other (tests/conftest.py).
 test-kafka: $(STAMP) $(KAFKA_JARS)
-	$(BIN)/pytest -m kafka
+	$(BIN)/pytest -m kafka -n 2 --dist loadgroup
 
 # Apache Kafka's jars from Maven Central (needs Java 17+ and Maven); Maven caches the downloads.
 $(KAFKA_JARS): $(KAFKA_POM)

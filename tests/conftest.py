@@ -43,6 +43,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("broker_kind", BROKERS if both else ["tansu"], indirect=True, scope="session")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For `make test-kafka`'s workers (`--dist loadgroup`): the tests on the shared three-node cluster
+    stay on one worker, which starts it once; each module of tests/kafka (clusters of their own) is a
+    group of its own."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("broker_kind") == "apache":
+            item.add_marker(pytest.mark.xdist_group("shared-apache-cluster"))
+        elif item.get_closest_marker("kafka") is not None:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
 @pytest.fixture(scope="session")
 def broker_kind(request: pytest.FixtureRequest) -> str:
     return request.param

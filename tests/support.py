@@ -42,7 +42,8 @@ def free_port() -> int:
             return port
 
 
-def wait_until(check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_until(check: Callable[[], T], *, timeout: float, what: str | Callable[[], str], interval: float = 0.1) -> T:
+    """`check()` once it is truthy; `what` (or what it returns, when it is called at the timeout) names it."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -50,7 +51,8 @@ def wait_until(check: Callable[[], T], *, timeout: float, what: str, interval: f
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+    described = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {described} (last: {last!r})")
 
 
 class Service:
