@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.loadgen import run_load
+from bench.procstats import cpu_seconds
 from bench.stack import free_port
 from embedded.process import child_popen, stop
 from embedded.supervisor import wait_ready
@@ -44,16 +46,26 @@ def raw_produce(bootstrap: str, topic: str, records: list[bytes]) -> float:
     return len(records) / (time.perf_counter() - started)
 
 
-def empty_agent(bootstrap: str, topic: str, count: int) -> float:
+@dataclass(frozen=True)
+class Consumed:
+    """A consumer's rate over the same records, and the CPU its process spent per record meanwhile
+    (first batch to last): the CPU figure holds up better than the rate on a busy machine."""
+
+    per_s: float
+    cpu_us_per_record: float
+
+
+def empty_agent(bootstrap: str, topic: str, count: int) -> Consumed:
     out = subprocess.run([sys.executable, "-m", "bench.empty_agent", bootstrap, topic,
                           f"empty-{uuid.uuid4().hex[:6]}", str(count)], capture_output=True, text=True,
                          timeout=900, check=True).stdout
     seen = orjson.loads(out.strip().splitlines()[-1])
-    return seen["records"] / max(seen["last"] - seen["first"], 1e-6)
+    return Consumed(seen["records"] / max(seen["last"] - seen["first"], 1e-6),
+                    (seen["last_cpu"] - seen["first_cpu"]) / seen["records"] * 1e6)
 
 
 def stream_worker(bootstrap: str, topic: str, count: int, workdir: Path, progress: Callable[[str], None],
-                  dsn: str | None = None, database: str | None = None, timeout_s: float = 900) -> float:
+                  dsn: str | None = None, database: str | None = None, timeout_s: float = 900) -> Consumed:
     """Records/s of the real stream worker (`logstream stream`) over the same records, into a database of
     its own (`database`, or a new name): on the engine at `dsn` (the stack's, as `up` runs the worker),
     else in-process chDB."""
@@ -68,11 +80,18 @@ def stream_worker(bootstrap: str, topic: str, count: int, workdir: Path, progres
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", process, "the stream worker", threading.Event(), timeout=120)
         deadline = time.monotonic() + timeout_s
+        started_cpu = cpu_seconds(process.pid)
+        first: tuple[int, float] | None = None  # records and CPU seconds once the first batch is in
         while time.monotonic() < deadline:
             status = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["checks"]["stream"]
             progress(f"stream worker ceiling run: {status['records']:,}/{count:,} records")
+            if status["records"] and first is None:
+                first = (status["records"], cpu_seconds(process.pid))
             if status["records"] >= count:
-                return status["records"] / max(status["last_batch_at"] - status["first_batch_at"], 1e-6)
+                first = first or (0, started_cpu)
+                cpu_us = (cpu_seconds(process.pid) - first[1]) / max(status["records"] - first[0], 1) * 1e6
+                return Consumed(status["records"] / max(status["last_batch_at"] - status["first_batch_at"], 1e-6),
+                                cpu_us)
             time.sleep(0.2)
         raise TimeoutError("the stream worker did not consume the ceiling topic")
     finally:

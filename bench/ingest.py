@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -191,23 +192,41 @@ def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progres
             figures[f"{name}_peak_rss_mb"] = peak_rss_mb(process.pid)
             figures[f"{name}_rss_file_mb"] = rss_file_mb(process.pid)
 
-        records = [ceilings.log_record(i, SAMPLE) for i in range(profile.ceiling_records)]
-        topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
-        figures["raw_produce_per_s"] = ceilings.raw_produce(stack.bootstrap, topic, records)
-        progress.done(f"ceiling, raw produce: {figures['raw_produce_per_s']:,.0f} records/s")
-        figures["empty_agent_per_s"] = ceilings.empty_agent(stack.bootstrap, topic, len(records))
-        progress.done(f"ceiling, empty Faust agent: {figures['empty_agent_per_s']:,.0f} records/s")
-        figures["stream_worker_per_s"] = ceilings.stream_worker(stack.bootstrap, topic, len(records), workdir,
-                                                                progress, stack.engine_dsn)
-        figures["stream_vs_empty_agent"] = figures["stream_worker_per_s"] / figures["empty_agent_per_s"]
+        figures.update(stream_ceilings(stack, profile.ceiling_records, workdir, progress))
         figures["e2e_vs_stream_worker"] = figures["e2e_unpaced_logs_per_s"] / figures["stream_worker_per_s"]
-        progress.done(f"stream worker on the same records: {figures['stream_worker_per_s']:,.0f} records/s "
-                      f"({figures['stream_vs_empty_agent']:.0%} of the empty agent)")
     figures["http_floor_requests_per_s"] = ceilings.http_floor(body_of(1, "floor"), connections=64,
                                                                duration_s=profile.floor_s)
     figures["one_log_vs_http_floor"] = figures["one_log_requests_per_s"] / figures["http_floor_requests_per_s"]
     progress.done(f"ceiling, HTTP floor: {figures['http_floor_requests_per_s']:,.0f} requests/s")
     return figures
+
+
+def stream_ceilings(stack: Stack, count: int, workdir: Path, progress: Progress) -> dict[str, float]:
+    """The raw produce rate, then the empty Faust agent and the stream worker over the same records."""
+    figures: dict[str, float] = {}
+    records = [ceilings.log_record(i, SAMPLE) for i in range(count)]
+    topic = f"bench.ceiling.{uuid.uuid4().hex[:8]}"
+    figures["raw_produce_per_s"] = ceilings.raw_produce(stack.bootstrap, topic, records)
+    progress.done(f"ceiling, raw produce: {figures['raw_produce_per_s']:,.0f} records/s")
+    empty = ceilings.empty_agent(stack.bootstrap, topic, len(records))
+    figures["empty_agent_per_s"], figures["empty_agent_cpu_us_per_record"] = empty.per_s, empty.cpu_us_per_record
+    progress.done(f"ceiling, empty Faust agent: {empty.per_s:,.0f} records/s, "
+                  f"{empty.cpu_us_per_record:.0f} us CPU each")
+    worker = ceilings.stream_worker(stack.bootstrap, topic, len(records), workdir, progress, stack.engine_dsn)
+    figures["stream_worker_per_s"], figures["stream_worker_cpu_us_per_record"] = worker.per_s, worker.cpu_us_per_record
+    figures["stream_vs_empty_agent"] = worker.per_s / empty.per_s
+    # the same ratio in CPU per record: steadier than the rates when other work shares the cores
+    figures["stream_vs_empty_agent_cpu"] = empty.cpu_us_per_record / worker.cpu_us_per_record
+    progress.done(f"stream worker on the same records: {worker.per_s:,.0f} records/s "
+                  f"({figures['stream_vs_empty_agent']:.0%} of the empty agent), "
+                  f"{worker.cpu_us_per_record:.0f} us CPU each")
+    return figures
+
+
+def ceilings_only(profile: Profile, url: str | None, workdir: Path, progress: Progress) -> dict[str, float]:
+    """`--ceilings-only`: the stack idle, only the stream ceilings (a quick check of the worker's cost)."""
+    with Stack(workdir, url) as stack:
+        return stream_ceilings(stack, profile.ceiling_records, workdir, progress)
 
 
 def insert_ceiling(profile: Profile, workdir: Path) -> float:
@@ -239,11 +258,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
     parser.add_argument("--rate", type=float, default=9000,
                         help="logs/s offered in 100-log requests in the sustained phase (default 9000)")
+    parser.add_argument("--ceilings-only", action="store_true",
+                        help="only the empty Faust agent and the stream worker over the same records, side by side")
+    parser.add_argument("--records", type=int, help="records for the ceilings (default 200,000, quick 20,000)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
 
 
 def run(args: argparse.Namespace) -> int:
     profile = PROFILES["quick" if args.quick else "full"]
+    if args.records:
+        profile = dataclasses.replace(profile, ceiling_records=args.records)
     progress = Progress(enabled=True)
     runs = []
     with tempfile.TemporaryDirectory(prefix="logstream-bench-") as scratch:
@@ -252,19 +276,26 @@ def run(args: argparse.Namespace) -> int:
             progress.done(f"== run {index + 1} of {args.runs or profile.runs}")
             workdir = base / f"run-{index}"
             workdir.mkdir(parents=True, exist_ok=True)
-            figures = run_once(profile, args.url, workdir, progress, args.rate)
-            runs.append(figures)
+            if args.ceilings_only:
+                runs.append(ceilings_only(profile, args.url, workdir, progress))
+                continue
+            runs.append(run_once(profile, args.url, workdir, progress, args.rate))
+        if args.ceilings_only:
+            return report(args, runs, {})
         clickhouse_rows_per_s = insert_ceiling(profile, base)  # one chDB path per process: once, at the end
         progress.done(f"ceiling, ClickHouse columnar insert: {clickhouse_rows_per_s:,.0f} rows/s")
+    return report(args, runs, {"clickhouse_insert_rows_per_s": clickhouse_rows_per_s})
+
+
+def report(args: argparse.Namespace, runs: list[dict[str, float]], once: dict[str, float]) -> int:
     summary = summarize(runs)
-    summary["clickhouse_insert_rows_per_s"] = {"median": clickhouse_rows_per_s, "min": clickhouse_rows_per_s,
-                                               "max": clickhouse_rows_per_s}
-    report = {"profile": "quick" if args.quick else "full", "runs": len(runs), "figures": summary,
+    summary.update({name: {"median": value, "min": value, "max": value} for name, value in once.items()})
+    result = {"profile": "quick" if args.quick else "full", "runs": len(runs), "figures": summary,
               "targets": verdicts(summary)}
     if args.json:
-        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())  # noqa: T201
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())  # noqa: T201
     else:
-        print(render(report))  # noqa: T201
+        print(render(result))  # noqa: T201
     return 0
 
 

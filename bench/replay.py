@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             progress.done(f"produced {args.logs:,} logs to {topic}")
             figures["stream_worker_per_s"] = ceilings.stream_worker(stack.bootstrap, topic, args.logs, workdir,
                                                                     progress, stack.engine_dsn, database=database,
-                                                                    timeout_s=7200)
+                                                                    timeout_s=7200).per_s
             progress.done(f"stream worker (archive on): {figures['stream_worker_per_s']:,.0f} logs/s")
             client = connect(ClickHouseSettings(clickhouse_dsn=stack.engine_dsn, clickhouse_database=database))
             compressed, uncompressed, rows = client.query(ARCHIVE_SIZE, parameters={"db": database}).result_rows[0]

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from logstream import schemas
-from logstream.contract import InvalidLogError, validate_record
+from logstream.contract import EPOCH, MILLISECOND, InvalidLogError, render_time, validate_record
 from stream import batch
 from stream.actions_topic import action_records
 from stream.split import Source
@@ -144,10 +144,14 @@ def test_every_action_record_the_stream_publishes_validates(records: list[dict])
                         for offset, r in enumerate(records))
     published = action_records(built.rows)
     assert len(published) == len(built.rows)
-    for (key, value), action_id, user in zip(published, built.rows.data[0], built.rows.data[2], strict=True):
+    rows = built.rows.data
+    for (key, value), action_id, user, millis, offset, received in zip(published, rows[0], rows[2], rows[5], rows[6],
+                                                                         rows[8], strict=True):
         document = orjson.loads(value)
         assert ACTIONS.is_valid(document), list(ACTIONS.iter_errors(document))[:1]
         assert key == user.encode() and document["actionId"] == str(uuid.UUID(int=action_id))
+        assert document["time"] == render_time(EPOCH + millis * MILLISECOND, offset)  # as the client sent it
+        assert datetime.fromisoformat(document["receivedAt"]) == EPOCH + received * MILLISECOND
         assert document["source"]["partition"] == 2
     refused = {Source("raw", 2, offset) for offset in range(len(records))}
     assert action_records(built.rows, refused) == []
