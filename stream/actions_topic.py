@@ -14,15 +14,13 @@ actions keep their order (repeats aside).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from logstream.contract import EPOCH
+from logstream.contract import render_millis
 from logstream.kafka import producer_config
 from logstream.schemas import ACTIONS_SCHEMA, STREAM_PRODUCER, headers
 from stream.retry import until_done
@@ -40,32 +38,6 @@ def _uuid_text(value: int) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-@functools.lru_cache(maxsize=8192)
-def _second_text(seconds: int) -> str:
-    """Wall-clock seconds since the epoch as text; a batch's times share few seconds, so cached (strftime
-    per action was a tenth of the stream worker's main thread)."""
-    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-@functools.lru_cache(maxsize=256)
-def _offset_millis(offset: str) -> int:
-    if offset == "Z":
-        return 0
-    sign = -1 if offset[0] == "-" else 1
-    return sign * (int(offset[1:3]) * 60 + int(offset[4:6])) * 60_000
-
-
-def _time_text(ms: int, offset: str) -> str:
-    """logstream.contract.render_time of the stored (UTC millis, offset text): the time as the client sent it."""
-    seconds, millis = divmod(ms + _offset_millis(offset), 1000)
-    return f"{_second_text(seconds)}.{millis:03d}{offset}" if millis else _second_text(seconds) + offset
-
-
-def _millis_text(ms: int) -> str:
-    seconds, millis = divmod(ms, 1000)
-    return f"{_second_text(seconds)}.{millis:03d}Z"
-
-
 def action_records(columns: Columns, skip: Iterable[Source] = ()) -> list[tuple[bytes, bytes]]:
     """Pure: (key, value) of every row, except the rows of the records in `skip` (refused by the
     engine, so never stored). The value is /v1/actions' object plus receivedAt and source."""
@@ -78,8 +50,9 @@ def action_records(columns: Columns, skip: Iterable[Source] = ()) -> list[tuple[
             continue
         value = {
             "actionId": _uuid_text(action_ids[i]), "eventId": _uuid_text(event_ids[i]), "userId": users[i],
-            "sessionId": sessions[i], "type": kinds[i], "time": _time_text(times[i], offsets[i]),
-            "properties": orjson.Fragment(properties[i]), "receivedAt": _millis_text(received[i]),
+            "sessionId": sessions[i], "type": kinds[i], "time": render_millis(times[i], offsets[i]),
+            "properties": orjson.Fragment(properties[i]),
+            "receivedAt": render_millis(received[i], "Z", always_millis=True),
             "source": {"topic": topics[i], "partition": partitions[i], "offset": raw_offsets[i]},
         }
         if rules[i]:
