@@ -47,10 +47,11 @@ CLAUSES = {
                      "AND (time, action_id) < ({after_time:DateTime64(3, 'UTC')}, {after_id:UUID})",
 }
 
-# The order before ARRIVAL_ORDER. A listing begun with a cursor of that time goes on in it to its end
+KEY_ORDER = "time, action_id"  # `actions`' sorting key with the type fixed
+# The order before ARRIVAL_ORDER (the key order). A listing begun with a cursor of that time goes on in it to its end
 # (each page hands out a cursor of the same kind): switching orders mid-listing would repeat or skip
 # the ties of a time.
-LEGACY_ORDER = "time, action_id"
+LEGACY_ORDER = KEY_ORDER
 ACTIONS_PAGE = "SELECT " + ACTION_COLUMNS + " FROM actions WHERE {where} ORDER BY {order} LIMIT {{limit:UInt32}}"
 Order = Literal["asc", "desc"]
 TYPES = tuple(t.value for t in ActionType)
@@ -67,7 +68,6 @@ TYPE_ROWS = "FROM actions WHERE type = {{{name}:String}} AND {where}"
 BOUND_OF_PAGE = {"asc": "time <= (SELECT max(time) FROM (SELECT time {rows} ORDER BY {key} LIMIT {{limit:UInt32}}))",
                  "desc": "time >= (SELECT min(time) FROM (SELECT time {rows} ORDER BY {key} LIMIT {{limit:UInt32}}))"}
 TYPE_PAGE = "SELECT " + ACTION_COLUMNS + " {rows} AND {bound} ORDER BY {order} LIMIT {{limit:UInt32}}"
-KEY_ORDER = "time, action_id"  # `actions`' sorting key with the type fixed
 
 
 def order_by(columns: str, order: Order) -> str:

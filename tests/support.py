@@ -25,7 +25,7 @@ _HANDED_OUT: set[int] = set()
 
 
 # pytest-xdist's workers (gw0, gw1, ...) each take the ports of their own residue (of the port halved:
-# Linux hands out even ports to bind()): none can be handed a port another worker's services hold.
+# Linux hands out ports of one parity to bind()): none can be handed a port another worker's services hold.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
