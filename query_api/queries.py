@@ -146,8 +146,8 @@ def page_attempts(action_filter: ActionFilter, cursor: Cursor | None, limit: int
     """The statements to read a page with, in turn: the page is the first that returns more than
     `limit` rows, or else the last (see PAGE_WINDOWS)."""
     whole = actions_page(action_filter, cursor, limit, order)
-    if action_filter.user_id is not None or not any(t in TYPES for t in action_filter.types or TYPES):
-        return [whole]
+    if action_filter.user_id is not None or not set(action_filter.types or TYPES) & set(TYPES):
+        return [whole]  # a user's rows come from their projection; no known type: a page of nothing
     condition, parameters = where(action_filter, cursor, order)
     parameters["limit"] = limit + 1
     columns = LEGACY_ORDER if cursor is not None and cursor.arrival is None else ARRIVAL_ORDER
