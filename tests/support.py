@@ -114,6 +114,12 @@ def stack_env(bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
         "LOGSTREAM_CLICKHOUSE_DSN": f"chdb://{data_dir}/clickhouse",
         "LOGSTREAM_LOG_LEVEL": "INFO",
         "LOGSTREAM_STREAM_PORT": str(free_port()),  # `up`'s stream worker
+        # The embedded broker answers a fetch only when its wait is over, so an idle stack polls it at
+        # the fetch waits: 10 ms by default (read-your-writes in tens of milliseconds) costs ~24 % of a
+        # core per idle stack, 50 ms ~8 %. The suite's stacks sit idle most of the time, two or more
+        # at once on two cores; none measures latency (`logstream bench ingest` does).
+        "LOGSTREAM_STREAM_FETCH_MAX_WAIT_MS": "50",
+        "LOGSTREAM_VISIBLE_FETCH_WAIT_MS": "50",
         **extra,
     }
 
