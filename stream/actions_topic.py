@@ -38,26 +38,41 @@ def _uuid_text(value: int) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def _json_text(value: str) -> str:
+    return orjson.dumps(value).decode()
+
+
 def action_records(columns: Columns, skip: Iterable[Source] = ()) -> list[tuple[bytes, bytes]]:
     """Pure: (key, value) of every row, except the rows of the records in `skip` (refused by the
-    engine, so never stored). The value is /v1/actions' object plus receivedAt and source."""
+    engine, so never stored). The value is /v1/actions' object plus receivedAt and source, in that
+    key order, as `orjson.dumps` renders it; the parts a record's actions share (its rows are
+    contiguous) are rendered once per record, not once per action."""
     skipped = {(s.topic, s.partition, s.offset) for s in skip}
     (action_ids, event_ids, users, sessions, kinds, times, offsets, properties, received, topics, partitions,
      raw_offsets, _, rules) = columns.data
+    kind_texts: dict[str, str] = {}
     out = []
+    record = None
+    key = b""
+    head = tail = ""
     for i in range(len(columns)):
-        if skipped and (topics[i], partitions[i], raw_offsets[i]) in skipped:
+        position = (topics[i], partitions[i], raw_offsets[i])
+        if skipped and position in skipped:
             continue
-        value = {
-            "actionId": _uuid_text(action_ids[i]), "eventId": _uuid_text(event_ids[i]), "userId": users[i],
-            "sessionId": sessions[i], "type": kinds[i], "time": render_millis(times[i], offsets[i]),
-            "properties": orjson.Fragment(properties[i]),
-            "receivedAt": render_millis(received[i], "Z", always_millis=True),
-            "source": {"topic": topics[i], "partition": partitions[i], "offset": raw_offsets[i]},
-        }
-        if rules[i]:
-            value["propertyRules"] = rules[i]
-        out.append((users[i].encode(), orjson.dumps(value)))
+        if position != record:  # the first row of a record: render what its actions share
+            record = position
+            key = users[i].encode()
+            head = (f'","eventId":"{_uuid_text(event_ids[i])}","userId":{_json_text(users[i])},'
+                    f'"sessionId":{_json_text(sessions[i])},"type":')
+            tail = (f',"receivedAt":"{render_millis(received[i], "Z", always_millis=True)}",'
+                    f'"source":{{"topic":{_json_text(topics[i])},"partition":{partitions[i]},'
+                    f'"offset":{raw_offsets[i]}}}'
+                    + (f',"propertyRules":{_json_text(rules[i])}}}' if rules[i] else "}"))
+        kind = kind_texts.get(kinds[i])
+        if kind is None:
+            kind = kind_texts[kinds[i]] = _json_text(kinds[i])
+        out.append((key, f'{{"actionId":"{_uuid_text(action_ids[i])}{head}{kind},'
+                         f'"time":"{render_millis(times[i], offsets[i])}","properties":{properties[i]}{tail}'.encode()))
     return out
 
 
