@@ -83,12 +83,15 @@ class PublishError(RuntimeError):
 class ActionsTopic:
     """Publishes action records and returns once the broker acked them all (retried until it does)."""
 
-    def __init__(self, settings: StreamSettings):
+    def __init__(self, settings: StreamSettings, *, message_timeout_ms: int = 30_000):
         self.topic = settings.actions_topic
         self._max_backoff_s = settings.stream_retry_max_backoff_s
         largest = max(1_000_000, settings.stream_max_record_bytes + RECORD_MARGIN)
+        # delivery reports for failures only: a report per delivered record cost a Python call each
         self._producer = Producer({**producer_config(settings), "linger.ms": 5, "compression.type": "lz4",
-                                   "message.timeout.ms": 30_000, "message.max.bytes": largest})
+                                   "message.timeout.ms": message_timeout_ms, "message.max.bytes": largest,
+                                   "delivery.report.only.error": True, "on_delivery": self._on_delivery})
+        self._failures: list[KafkaError] = []
         self.sent = 0
         self.too_large = 0
 
@@ -101,18 +104,14 @@ class ActionsTopic:
 
     def _publish_once(self, records: list[tuple[bytes, bytes]]) -> int:
         """Returns how many records were too large to send (logged, counted in `too_large`)."""
-        failures: list[KafkaError] = []
+        failures = self._failures
+        failures.clear()
         skipped = 0
-
-        def on_delivery(error: KafkaError | None, _message: object) -> None:
-            if error is not None:
-                failures.append(error)
-
         produce, topic = self._producer.produce, self.topic
         for key, value in records:
             while True:
                 try:
-                    produce(topic, value, key, headers=HEADERS, on_delivery=on_delivery)
+                    produce(topic, value, key, headers=HEADERS)
                     break
                 except BufferError:  # the local queue is full: let it drain
                     self._producer.poll(0.05)
@@ -129,6 +128,11 @@ class ActionsTopic:
             raise PublishError(f"{left} action records unsent, {len(failures)} failed: {failures[:1]}")
         self.too_large += skipped
         return skipped
+
+    def _on_delivery(self, error: KafkaError | None, _message: object) -> None:
+        """Called from `flush`/`poll`, in the publishing thread, for the records that failed."""
+        if error is not None:
+            self._failures.append(error)
 
     def close(self) -> None:
         self._producer.flush(10.0)
