@@ -38,26 +38,41 @@ def _uuid_text(value: int) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+def _json_text(value: str) -> str:
+    return orjson.dumps(value).decode()
+
+
 def action_records(columns: Columns, skip: Iterable[Source] = ()) -> list[tuple[bytes, bytes]]:
     """Pure: (key, value) of every row, except the rows of the records in `skip` (refused by the
-    engine, so never stored). The value is /v1/actions' object plus receivedAt and source."""
+    engine, so never stored). The value is /v1/actions' object plus receivedAt and source, in that
+    key order, as `orjson.dumps` renders it; the parts a record's actions share (its rows are
+    contiguous) are rendered once per record, not once per action."""
     skipped = {(s.topic, s.partition, s.offset) for s in skip}
     (action_ids, event_ids, users, sessions, kinds, times, offsets, properties, received, topics, partitions,
      raw_offsets, _, rules) = columns.data
+    kind_texts: dict[str, str] = {}
     out = []
+    record = None
+    key = b""
+    head = tail = ""
     for i in range(len(columns)):
-        if skipped and (topics[i], partitions[i], raw_offsets[i]) in skipped:
+        position = (topics[i], partitions[i], raw_offsets[i])
+        if skipped and position in skipped:
             continue
-        value = {
-            "actionId": _uuid_text(action_ids[i]), "eventId": _uuid_text(event_ids[i]), "userId": users[i],
-            "sessionId": sessions[i], "type": kinds[i], "time": render_millis(times[i], offsets[i]),
-            "properties": orjson.Fragment(properties[i]),
-            "receivedAt": render_millis(received[i], "Z", always_millis=True),
-            "source": {"topic": topics[i], "partition": partitions[i], "offset": raw_offsets[i]},
-        }
-        if rules[i]:
-            value["propertyRules"] = rules[i]
-        out.append((users[i].encode(), orjson.dumps(value)))
+        if position != record:  # the first row of a record: render what its actions share
+            record = position
+            key = users[i].encode()
+            head = (f'","eventId":"{_uuid_text(event_ids[i])}","userId":{_json_text(users[i])},'
+                    f'"sessionId":{_json_text(sessions[i])},"type":')
+            tail = (f',"receivedAt":"{render_millis(received[i], "Z", always_millis=True)}",'
+                    f'"source":{{"topic":{_json_text(topics[i])},"partition":{partitions[i]},'
+                    f'"offset":{raw_offsets[i]}}}'
+                    + (f',"propertyRules":{_json_text(rules[i])}}}' if rules[i] else "}"))
+        kind = kind_texts.get(kinds[i])
+        if kind is None:
+            kind = kind_texts[kinds[i]] = _json_text(kinds[i])
+        out.append((key, f'{{"actionId":"{_uuid_text(action_ids[i])}{head}{kind},'
+                         f'"time":"{render_millis(times[i], offsets[i])}","properties":{properties[i]}{tail}'.encode()))
     return out
 
 
@@ -68,12 +83,15 @@ class PublishError(RuntimeError):
 class ActionsTopic:
     """Publishes action records and returns once the broker acked them all (retried until it does)."""
 
-    def __init__(self, settings: StreamSettings):
+    def __init__(self, settings: StreamSettings, *, message_timeout_ms: int = 30_000):
         self.topic = settings.actions_topic
         self._max_backoff_s = settings.stream_retry_max_backoff_s
         largest = max(1_000_000, settings.stream_max_record_bytes + RECORD_MARGIN)
+        # delivery reports for failures only: a report per delivered record cost a Python call each
         self._producer = Producer({**producer_config(settings), "linger.ms": 5, "compression.type": "lz4",
-                                   "message.timeout.ms": 30_000, "message.max.bytes": largest})
+                                   "message.timeout.ms": message_timeout_ms, "message.max.bytes": largest,
+                                   "delivery.report.only.error": True, "on_delivery": self._on_delivery})
+        self._failures: list[KafkaError] = []
         self.sent = 0
         self.too_large = 0
 
@@ -86,18 +104,14 @@ class ActionsTopic:
 
     def _publish_once(self, records: list[tuple[bytes, bytes]]) -> int:
         """Returns how many records were too large to send (logged, counted in `too_large`)."""
-        failures: list[KafkaError] = []
+        failures = self._failures
+        failures.clear()
         skipped = 0
-
-        def on_delivery(error: KafkaError | None, _message: object) -> None:
-            if error is not None:
-                failures.append(error)
-
         produce, topic = self._producer.produce, self.topic
         for key, value in records:
             while True:
                 try:
-                    produce(topic, value, key, headers=HEADERS, on_delivery=on_delivery)
+                    produce(topic, value, key, headers=HEADERS)
                     break
                 except BufferError:  # the local queue is full: let it drain
                     self._producer.poll(0.05)
@@ -114,6 +128,11 @@ class ActionsTopic:
             raise PublishError(f"{left} action records unsent, {len(failures)} failed: {failures[:1]}")
         self.too_large += skipped
         return skipped
+
+    def _on_delivery(self, error: KafkaError | None, _message: object) -> None:
+        """Called from `flush`/`poll`, in the publishing thread, for the records that failed."""
+        if error is not None:
+            self._failures.append(error)
 
     def close(self) -> None:
         self._producer.flush(10.0)

@@ -28,6 +28,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 from stream import metrics
 from stream.retry import until_done
 from stream.split import COLUMNS, Columns, Source
+from stream.table_insert import TableInsert
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class Refusal:
 class ClickHouseSink:
     def __init__(self, client: Client, *, max_backoff_s: float):
         self._client = client
+        self._insert_actions = TableInsert(client, "actions", COLUMNS)
         self._max_backoff_s = max_backoff_s
         self._verified: set[tuple[str, int]] = set()
         self.rows_written = 0
@@ -130,7 +132,7 @@ class ClickHouseSink:
     def _insert(self, columns: Columns) -> list[Refusal]:
         started = time.perf_counter()
         try:
-            self._client.insert("actions", columns.data, column_names=COLUMNS, column_oriented=True)
+            self._insert_actions(columns.data)
         except Exception as exc:
             self.recheck_stored()  # a failed insert may have stored part of what it was given
             if not refuses_rows(exc):

@@ -85,6 +85,18 @@ def test_the_sink_writes_through_it_and_skips_a_redelivered_tail(adapter_client:
     assert stored.result_rows == [(600, 600)]
 
 
+def test_one_sink_stores_batch_after_batch_a_refused_one_between(adapter_client: Client) -> None:
+    """The sink describes `actions` once and reuses that insert context; a refused insert drops it."""
+    sink = ClickHouseSink(adapter_client, max_backoff_s=1)
+    refused = rows_of(2, offset=5_002)
+    refused.data[1][0] = 1 << 140  # an event id of over 128 bits: refused by the driver
+    assert sink.write_now(rows_of(20, offset=5_000)) == []
+    assert [r.source.offset for r in sink.write_now(refused)] == [5_002]
+    assert sink.write_now(rows_of(20, offset=5_100)) == []
+    stored = adapter_client.query("SELECT count() FROM actions WHERE kafka_offset >= 5000 AND kafka_offset < 6000")
+    assert stored.result_rows == [(20 * 3 + 3 + 20 * 3,)] and sink.rows_written == 123
+
+
 def test_a_statements_settings_do_not_reach_the_next_one(adapter_client: Client) -> None:
     setting = "SELECT value FROM system.settings WHERE name = 'max_execution_time'"
     assert adapter_client.query(setting, settings={"max_execution_time": 7}).result_rows == [("7",)]

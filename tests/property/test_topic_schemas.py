@@ -145,10 +145,18 @@ def test_every_action_record_the_stream_publishes_validates(records: list[dict])
     published = action_records(built.rows)
     assert len(published) == len(built.rows)
     rows = built.rows.data
-    for (key, value), action_id, user, millis, offset, received in zip(published, rows[0], rows[2], rows[5], rows[6],
-                                                                         rows[8], strict=True):
+    for row, (key, value) in enumerate(published):
+        action_id, event_id, user, session, kind, millis, offset, properties, received, topic, partition, raw_offset, \
+            _, rules = (column[row] for column in rows)
         document = orjson.loads(value)
         assert ACTIONS.is_valid(document), list(ACTIONS.iter_errors(document))[:1]
+        expected = {"actionId": str(uuid.UUID(int=action_id)), "eventId": str(uuid.UUID(int=event_id)),
+                    "userId": user, "sessionId": session, "type": kind, "time": document["time"],
+                    "properties": orjson.Fragment(properties), "receivedAt": document["receivedAt"],
+                    "source": {"topic": topic, "partition": partition, "offset": raw_offset}}
+        if rules:
+            expected["propertyRules"] = rules
+        assert value == orjson.dumps(expected)  # rendered in parts, byte for byte what orjson renders
         assert key == user.encode() and document["actionId"] == str(uuid.UUID(int=action_id))
         assert document["time"] == render_time(EPOCH + millis * MILLISECOND, offset)  # as the client sent it
         assert datetime.fromisoformat(document["receivedAt"]) == EPOCH + received * MILLISECOND

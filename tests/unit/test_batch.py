@@ -7,6 +7,7 @@ import pytest
 
 from logstream.contract import Problem
 from stream import batch
+from stream.actions_topic import action_records
 from stream.split import Columns, Source, action_id_of, event_id_of
 from tests.fixtures import README_EXAMPLE, example
 
@@ -106,3 +107,15 @@ def test_an_action_too_large_to_publish_is_logged_and_skipped_not_retried_foreve
     assert len(rows) == 1
     asyncio.run(topic.publish(rows))  # returns: no broker is needed to refuse it
     assert (topic.too_large, topic.sent) == (1, 0)
+
+
+def test_an_action_record_the_broker_never_acks_fails_the_publish() -> None:
+    """Only failed deliveries are reported: a record that times out unsent must still fail the batch."""
+    from stream.actions_topic import ActionsTopic, PublishError
+    from stream.settings import StreamSettings
+
+    topic = ActionsTopic(StreamSettings(kafka_bootstrap_servers="127.0.0.1:1"), message_timeout_ms=200)
+    rows = batch.build([(b"k", orjson.dumps(README_EXAMPLE), source(0))]).rows
+    with pytest.raises(PublishError, match="failed"):
+        topic._publish_once(action_records(rows))
+    assert topic.sent == 0

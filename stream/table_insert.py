@@ -1,0 +1,29 @@
+"""Column-oriented inserts into one table, its column types looked up once.
+
+clickhouse-connect's `insert` describes the table (one more request and query to the engine) on
+every call unless it is given an insert context to reuse; the stream inserts into the same tables
+batch after batch. After a failed insert the context is dropped and the next insert describes the
+table again (a migration may have changed it meanwhile).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.insert import InsertContext
+
+
+class TableInsert:
+    def __init__(self, client: Client, table: str, columns: Sequence[str]):
+        self._client, self._table, self._columns = client, table, tuple(columns)
+        self._context: InsertContext | None = None
+
+    def __call__(self, data: Sequence[Sequence[Any]]) -> None:
+        """Insert `data`, one list per column in the order of `columns`."""
+        context, self._context = self._context, None
+        if context is None:
+            context = self._client.create_insert_context(self._table, self._columns, column_oriented=True)
+        self._client.insert(data=data, context=context)  # empties the context, as it was, once done
+        self._context = context
