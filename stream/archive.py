@@ -21,6 +21,7 @@ from datetime import datetime
 from clickhouse_connect.driver.client import Client
 
 from stream.dlq import DeadLetter
+from stream.inserts import Inserts
 from stream.retry import until_done
 from stream.split import Columns, Source
 
@@ -63,6 +64,7 @@ class Archive:
     def __init__(self, client: Client, life: Callable[[], uuid.UUID], *, max_backoff_s: float):
         """`life`: looks up the raw topic's id in the broker's current life (logstream.kafka.topic_id)."""
         self._client = client
+        self._inserts = Inserts(client)
         self._lookup_life = life
         self._max_backoff_s = max_backoff_s
         self._verified: set[tuple[uuid.UUID, str, int]] = set()
@@ -102,7 +104,7 @@ class Archive:
                     [r.key for r in fresh], [r.value for r in fresh], [r.headers for r in fresh],
                     [events.get((r.source.partition, r.source.offset)) for r in fresh]]
             try:
-                self._client.insert("raw_events", data, column_names=RAW_COLUMNS, column_oriented=True)
+                self._inserts.columns("raw_events", RAW_COLUMNS, data)
             except Exception:
                 self.recheck_stored()  # a failed insert may have stored part of what it was given
                 raise

@@ -26,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
 from stream import metrics
+from stream.inserts import Inserts
 from stream.retry import until_done
 from stream.split import COLUMNS, Columns, Source
 
@@ -81,6 +82,7 @@ class Refusal:
 class ClickHouseSink:
     def __init__(self, client: Client, *, max_backoff_s: float):
         self._client = client
+        self._inserts = Inserts(client)
         self._max_backoff_s = max_backoff_s
         self._verified: set[tuple[str, int]] = set()
         self.rows_written = 0
@@ -130,7 +132,7 @@ class ClickHouseSink:
     def _insert(self, columns: Columns) -> list[Refusal]:
         started = time.perf_counter()
         try:
-            self._client.insert("actions", columns.data, column_names=COLUMNS, column_oriented=True)
+            self._inserts.columns("actions", COLUMNS, columns.data)
         except Exception as exc:
             self.recheck_stored()  # a failed insert may have stored part of what it was given
             if not refuses_rows(exc):
