@@ -57,6 +57,9 @@ VALUE_REFUSED_CODES = frozenset({
     407,  # DECIMAL_OVERFLOW
 })
 ENGINE_CODE = re.compile(r"Code: (\d+)\.")
+# `actions` feeds the rollups' materialized views (infra/clickhouse/0002, 0007, 0008); run one after
+# another (the default), they take most of a small batch's insert, which read-your-writes waits on.
+INSERT_SETTINGS = {"parallel_view_processing": 1}
 
 
 def refuses_rows(exc: BaseException) -> bool:
@@ -132,7 +135,7 @@ class ClickHouseSink:
     def _insert(self, columns: Columns) -> list[Refusal]:
         started = time.perf_counter()
         try:
-            self._inserts.columns("actions", COLUMNS, columns.data)
+            self._inserts.columns("actions", COLUMNS, columns.data, INSERT_SETTINGS)
         except Exception as exc:
             self.recheck_stored()  # a failed insert may have stored part of what it was given
             if not refuses_rows(exc):
