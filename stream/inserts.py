@@ -4,6 +4,9 @@ Given only column names, clickhouse-connect asks the engine for the table's colu
 `DESCRIBE TABLE` round trip) before every insert: on the path of each batch, twice (archive and
 actions), a few milliseconds each over HTTP. A context per table is built once and reused; it is
 dropped after a failed insert, so the next attempt describes the table again.
+
+The first insert also imports pandas and numpy, if installed (clickhouse-connect checks whether the
+data is a DataFrame): 0.5-2 s on the first batch's path, unless `warm_up` ran at start.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from clickhouse_connect.driver import options
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
 
@@ -34,3 +38,8 @@ class Inserts:
         except BaseException:
             del self._contexts[key]
             raise
+
+
+def warm_up() -> None:
+    """Blocking: the imports clickhouse-connect makes lazily at the first insert."""
+    _ = options.pd, options.np

@@ -18,6 +18,7 @@ from stream.archive import Archive
 from stream.dlq import DeadLetters
 from stream.erasure import Eraser
 from stream.erasure_requests import ErasureRequests
+from stream.inserts import warm_up
 from stream.retention import Retention
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
@@ -51,6 +52,7 @@ class StreamWorker:
 
     async def start(self) -> None:
         await asyncio.to_thread(ensure_topics, self.settings)
+        await asyncio.to_thread(warm_up)  # not on the first batch's path
         await self.app.start()
         self.started_at = time.monotonic()
         if self.settings.retention_days or self.settings.archive_retention_days:
