@@ -3,7 +3,7 @@ varies is chosen from the closed set of clauses below."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from logstream.contract import ActionType
@@ -68,6 +68,15 @@ TYPE_ROWS = "FROM actions WHERE type = {{{name}:String}} AND {where}"
 BOUND_OF_PAGE = {"asc": "time <= (SELECT max(time) FROM (SELECT time {rows} ORDER BY {key} LIMIT {{limit:UInt32}}))",
                  "desc": "time >= (SELECT min(time) FROM (SELECT time {rows} ORDER BY {key} LIMIT {{limit:UInt32}}))"}
 TYPE_PAGE = "SELECT " + ACTION_COLUMNS + " {rows} AND {bound} ORDER BY {order} LIMIT {{limit:UInt32}}"
+# A page is first read within a window of time from where it starts (the cursor, the range's edge, or
+# the table's first or last action), widened until it is full, and only then over the whole range.
+# A window reads the few granules of its time from each part, where a page over the whole range
+# reads each type's run: on the 10M dataset a 1-hour window's page took 23-27 ms against 90 ms for
+# the page per type. The window bounds one side only, so a stale anchor costs time, never rows.
+PAGE_WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=16))
+WINDOW = {"asc": "time < {anchor} + toIntervalSecond({{window_s:UInt32}})",
+          "desc": "time >= {anchor} - toIntervalSecond({{window_s:UInt32}})"}
+TABLE_EDGE = {"asc": "(SELECT min(time) FROM actions)", "desc": "(SELECT max(time) FROM actions)"}
 
 
 def order_by(columns: str, order: Order) -> str:
@@ -130,3 +139,42 @@ def actions_page(action_filter: ActionFilter, cursor: Cursor | None, limit: int,
         bound = BOUND_OF_PAGE[order].format(rows=rows, key=order_by(KEY_ORDER, order))
         pages.append(TYPE_PAGE.format(rows=rows, bound=bound, order=order_by(columns, order)))
     return ACTIONS_PAGE_PER_TYPE.format(pages=" UNION ALL ".join(pages), order=order_by(columns, order)), parameters
+
+
+def page_attempts(action_filter: ActionFilter, cursor: Cursor | None, limit: int,
+                  order: Order = "asc") -> list[tuple[str, dict[str, Any]]]:
+    """The statements to read a page with, in turn: the page is the first that returns more than
+    `limit` rows, or else the last (see PAGE_WINDOWS)."""
+    whole = actions_page(action_filter, cursor, limit, order)
+    if action_filter.user_id is not None or not any(t in TYPES for t in action_filter.types or TYPES):
+        return [whole]
+    condition, parameters = where(action_filter, cursor, order)
+    parameters["limit"] = limit + 1
+    columns = LEGACY_ORDER if cursor is not None and cursor.arrival is None else ARRIVAL_ORDER
+    window = WINDOW[order].format(anchor=_anchor(action_filter, cursor, order))
+    span = _span(action_filter, cursor, order)
+    attempts = []
+    for width in PAGE_WINDOWS:
+        if span is not None and span <= width:  # the range is narrower: one plain read is the page
+            return [*attempts, (ACTIONS_PAGE.format(where=condition, order=order_by(columns, order)), parameters)]
+        sql = ACTIONS_PAGE.format(where=f"{condition} AND {window}", order=order_by(columns, order))
+        attempts.append((sql, {**parameters, "window_s": int(width.total_seconds())}))
+    return [*attempts, whole]
+
+
+def _anchor(action_filter: ActionFilter, cursor: Cursor | None, order: Order) -> str:
+    """Where a page starts: its cursor, else its range's edge, else the table's edge."""
+    edge = action_filter.start if order == "asc" else action_filter.end
+    if cursor is not None:
+        return "{after_time:DateTime64(3, 'UTC')}"
+    if edge is not None:
+        return "{start:DateTime64(3, 'UTC')}" if order == "asc" else "{end:DateTime64(3, 'UTC')}"
+    return TABLE_EDGE[order]
+
+
+def _span(action_filter: ActionFilter, cursor: Cursor | None, order: Order) -> timedelta | None:
+    """How much time is left to read, when both ends are known."""
+    low, high = action_filter.start, action_filter.end
+    if cursor is not None:
+        low, high = (cursor.time, high) if order == "asc" else (low, cursor.time)
+    return high - low if low is not None and high is not None else None

@@ -15,7 +15,7 @@ from query_api.cursor import Cursor
 from query_api.deps import FilterDep, SettingsDep, StoreDep, example
 from query_api.errors import InvalidParameterError
 from query_api.filters import ActionFilter, parse_cursor
-from query_api.queries import Order, actions_page
+from query_api.queries import Order, page_attempts
 from query_api.settings import QuerySettings
 from query_api.store import Store
 
@@ -55,8 +55,10 @@ async def fetch_page(store: Store, settings: QuerySettings, action_filter: Actio
     if not 1 <= limit <= settings.query_max_limit:
         raise InvalidParameterError("limit", f"must be between 1 and {settings.query_max_limit}")
     after = parse_cursor(cursor)
-    sql, parameters = actions_page(action_filter, after, limit, order)
-    rows = await store.rows(sql, parameters)
+    for sql, parameters in page_attempts(action_filter, after, limit, order):
+        rows = await store.rows(sql, parameters)
+        if len(rows) > limit:
+            break
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
