@@ -125,26 +125,29 @@ async def freshness(stack: Stack, seconds: float, rate_logs_per_s: float, progre
     return delays
 
 
-def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progress, rate: float) -> dict[str, float]:
+def idle_phases(stack: Stack, profile: Profile, progress: Progress) -> dict[str, float]:
+    """On the idle stack, as `make run` starts it: read your writes, then freshness at light load."""
     figures: dict[str, float] = {}
+    for name, path, status in (("compat_write", COMPAT_ROUTE, COMPAT_STATUS),
+                               ("wait_visible", "/v1/logs?wait=visible", 202)):
+        measured = read_your_writes(stack, path, status, profile.read_your_writes_s, progress)
+        figures.update({f"{name}_{key}": value for key, value in measured.items()})
+        figures["compat_writes_per_s" if name == "compat_write" else "wait_visible_per_s"] = measured["per_s"]
+    light = asyncio.run(freshness(stack, profile.freshness_s, 0, progress))
+    figures["freshness_light_p50_s"] = percentile(light, 0.5)
+    figures["freshness_light_p95_s"] = percentile(light, 0.95)
+    p50, p95 = figures["freshness_light_p50_s"] * 1000, figures["freshness_light_p95_s"] * 1000
+    progress.done(f"freshness at light load (one probe at a time): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    return figures
+
+
+def run_once(profile: Profile, url: str | None, workdir: Path, progress: Progress, rate: float) -> dict[str, float]:
     with Stack(workdir, url) as stack:
         tracked = stack.tracked()
         for process in tracked:
             process.start()
+        figures = idle_phases(stack, profile, progress)
         rows = stack.stream_status().get("rows_written", 0)
-
-        # on the idle stack, as `make run` starts: read your writes, then freshness at light load
-        for name, path, status in (("compat_write", COMPAT_ROUTE, COMPAT_STATUS),
-                                   ("wait_visible", "/v1/logs?wait=visible", 202)):
-            measured = read_your_writes(stack, path, status, profile.read_your_writes_s, progress)
-            figures.update({f"{name}_{key}": value for key, value in measured.items()})
-            figures["compat_writes_per_s" if name == "compat_write" else "wait_visible_per_s"] = measured["per_s"]
-        light = asyncio.run(freshness(stack, profile.freshness_s, 0, progress))
-        figures["freshness_light_p50_s"] = percentile(light, 0.5)
-        figures["freshness_light_p95_s"] = percentile(light, 0.95)
-        rows = stack.stream_status().get("rows_written", 0)
-        p50, p95 = figures["freshness_light_p50_s"] * 1000, figures["freshness_light_p95_s"] * 1000
-        progress.done(f"freshness at light load (one probe at a time): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
 
         one = load_phase(stack, 1, profile.one_log_s, 64, progress)
         figures["one_log_requests_per_s"] = one.accepted() / one.elapsed_s
@@ -223,6 +226,12 @@ def stream_ceilings(stack: Stack, count: int, workdir: Path, progress: Progress)
     return figures
 
 
+def latency_only(profile: Profile, url: str | None, workdir: Path, progress: Progress) -> dict[str, float]:
+    """`--latency-only`: the idle stack's phases alone (read your writes, freshness at light load)."""
+    with Stack(workdir, url) as stack:
+        return idle_phases(stack, profile, progress)
+
+
 def ceilings_only(profile: Profile, url: str | None, workdir: Path, progress: Progress) -> dict[str, float]:
     """`--ceilings-only`: the stack idle, only the stream ceilings (a quick check of the worker's cost)."""
     with Stack(workdir, url) as stack:
@@ -260,6 +269,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="logs/s offered in 100-log requests in the sustained phase (default 9000)")
     parser.add_argument("--ceilings-only", action="store_true",
                         help="only the empty Faust agent and the stream worker over the same records, side by side")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only the idle stack's phases: read your writes and freshness at light load")
     parser.add_argument("--records", type=int, help="records for the ceilings (default 200,000, quick 20,000)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
 
@@ -279,8 +290,11 @@ def run(args: argparse.Namespace) -> int:
             if args.ceilings_only:
                 runs.append(ceilings_only(profile, args.url, workdir, progress))
                 continue
+            if args.latency_only:
+                runs.append(latency_only(profile, args.url, workdir, progress))
+                continue
             runs.append(run_once(profile, args.url, workdir, progress, args.rate))
-        if args.ceilings_only:
+        if args.ceilings_only or args.latency_only:
             return report(args, runs, {})
         clickhouse_rows_per_s = insert_ceiling(profile, base)  # one chDB path per process: once, at the end
         progress.done(f"ceiling, ClickHouse columnar insert: {clickhouse_rows_per_s:,.0f} rows/s")

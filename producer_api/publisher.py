@@ -89,7 +89,7 @@ class Publisher:
         self._settings = settings
         self._topic = settings.raw_topic
         self._retry_after = {"Retry-After": str(settings.retry_after_s)}
-        self._producer = Producer({
+        config = {
             **producer_config(settings),
             "linger.ms": settings.kafka_linger_ms,
             "compression.type": settings.kafka_compression,
@@ -98,7 +98,11 @@ class Publisher:
             "queue.buffering.max.kbytes": 512 * 1024,
             # room for the record framing around LOGSTREAM_MAX_RECORD_BYTES (checked before publishing)
             "message.max.bytes": max(1_000_000, settings.max_record_bytes + 4096),
-        })
+        }
+        self._producer = Producer(config)
+        # Requests answered only once their actions are stored (read your writes) are few at a time,
+        # each waiting for the stream: their records go out at once, not after the linger.
+        self._prompt = Producer({**config, "linger.ms": 0})
         self._broker_memory = BrokerMemory(settings.broker_pid, settings.broker_max_rss_mb)
         self.erased_users: ErasedUsers | None = None  # set by the app when it refuses erased users' logs
         self._in_flight = 0
@@ -111,6 +115,7 @@ class Publisher:
     async def _poll(self) -> None:
         while True:
             self._producer.poll(0)
+            self._prompt.poll(0)
             if self._in_flight:
                 await asyncio.sleep(BUSY_POLL_S)
             else:  # idle: sleep until a publish wakes us (or a while, for stray reports)
@@ -119,18 +124,20 @@ class Publisher:
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
 
     async def publish(self, records: Sequence[tuple[bytes, bytes]], headers: list[tuple[str, bytes]] | None = None,
-                      route: str = INGEST_ROUTE, actions: int = 0) -> list[Position]:
+                      route: str = INGEST_ROUTE, actions: int = 0, prompt: bool = False) -> list[Position]:
         """Returns once the broker acknowledged every (key, value) (counted as accepted logs, with their
         `actions`), with where each record landed; raises a 503 error otherwise. Each record carries the
-        raw schema's headers, the route that accepted it, then `headers`."""
+        raw schema's headers, the route that accepted it, then `headers`. `prompt`: sent without the
+        linger (a request that will wait for its records to be stored)."""
         self._broker_memory.check()
         if self.erased_users is not None:
             self.erased_users.check(records)
-        if len(self._producer) + len(records) > self._settings.kafka_queue_max_messages:
+        producer = self._prompt if prompt else self._producer
+        if len(producer) + len(records) > self._settings.kafka_queue_max_messages:
             raise QueueFullError("the producer's queue is full; retry later", headers=self._retry_after)
         loop = asyncio.get_running_loop()
         delivery = _Delivery(loop.create_future(), len(records))
-        produce, topic = self._producer.produce, self._topic
+        produce, topic = producer.produce, self._topic
         headers = [*_headers_of(route), *headers] if headers else _headers_of(route)
         try:
             for key, value in records:
@@ -161,7 +168,7 @@ class Publisher:
         return delivery.positions
 
     def queue_depth(self) -> int:
-        return len(self._producer)
+        return len(self._producer) + len(self._prompt)
 
     async def close(self, timeout: float = 10.0) -> None:
         if self._poller is not None:
@@ -169,6 +176,7 @@ class Publisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
         left = await asyncio.to_thread(self._producer.flush, timeout)
+        left += await asyncio.to_thread(self._prompt.flush, timeout)
         if left:
             log.error("%d records were not acknowledged before shutdown", left)
 

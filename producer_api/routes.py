@@ -107,11 +107,11 @@ async def ingest(request: Request, settings: SettingsDep, publisher: PublisherDe
     life = watch.life
     if key is not None:
         body, positions = await publish_once(request.app.state.idempotency, check_key(key), logs, publisher,
-                                             upstreams, settings.max_record_bytes)
+                                             upstreams, settings.max_record_bytes, prompt=wait is not None)
         if body.pop("replayed", False):
             return JSONBytesResponse(body, status_code=202, headers={idempotency.REPLAYED_HEADER: "true"})
     else:
-        body, positions = await publish(logs, publisher, settings.max_record_bytes)
+        body, positions = await publish(logs, publisher, settings.max_record_bytes, prompt=wait is not None)
     if wait is not None:  # opt-in: the models give the times and types to look for
         acked = Acked(life, positions, asyncio.get_running_loop().time())
         await wait_visible(upstreams, validate_logs(logs.document), body["eventIds"], settings.visible_timeout_s,
@@ -148,16 +148,17 @@ def logs_of(document: Any, settings: ProducerSettings) -> Logs:
     return Logs(document, document if isinstance(document, list) else [document], actions, received_at)
 
 
-async def publish(logs: Logs, publisher: Publisher, max_record_bytes: int) -> tuple[dict[str, Any], list[Position]]:
+async def publish(logs: Logs, publisher: Publisher, max_record_bytes: int,
+                  prompt: bool = False) -> tuple[dict[str, Any], list[Position]]:
     """Publishes the logs with new eventIds; returns the 202's body once the broker acked them all,
-    with where the records landed."""
+    with where the records landed. `prompt`: the request waits for them to be stored (no linger)."""
     records, event_ids = records_for(logs.documents, logs.received_at, max_record_bytes)
-    positions = await publisher.publish(records, actions=logs.actions)
+    positions = await publisher.publish(records, actions=logs.actions, prompt=prompt)
     return {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}, positions
 
 
 async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher: Publisher, upstreams: Upstreams,
-                       max_record_bytes: int) -> tuple[dict[str, Any], list[Position]]:
+                       max_record_bytes: int, prompt: bool = False) -> tuple[dict[str, Any], list[Position]]:
     """Publishes the logs of a keyed request at most once; a retry gets the first answer (marked
     `replayed`, with no positions)."""
     require_query_service(upstreams)  # the key store lives behind it
@@ -179,7 +180,7 @@ async def publish_once(store: IdempotencyStore, key: str, logs: Logs, publisher:
             event_ids = entry.event_ids
         records, _ = records_for(logs.documents, logs.received_at, max_record_bytes, event_ids)
         positions = await publisher.publish(records, headers=REPUBLISHED if entry is not None else None,
-                                            actions=logs.actions)
+                                            actions=logs.actions, prompt=prompt)
         body = {"eventIds": event_ids, "logs": len(logs.documents), "actions": logs.actions}
         await store.record(key, digest, event_ids, "done", orjson.dumps(body).decode())
         return body, positions

@@ -22,6 +22,7 @@ from stream.retention import Retention
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.suppression import Suppression
+from stream.table_insert import warm_up
 from stream.watermarks import StoredWatermarks
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class StreamWorker:
 
     async def start(self) -> None:
         await asyncio.to_thread(ensure_topics, self.settings)
+        await asyncio.to_thread(warm_up)  # not on the first batch's path
         await self.app.start()
         self.started_at = time.monotonic()
         if self.settings.retention_days or self.settings.archive_retention_days:

@@ -67,7 +67,8 @@ async def store(request: Request, logs: Sequence[LogIn], documents: list[dict[st
     route = request.scope.get("route")
     life = state.watch.life
     positions = await state.publisher.publish(records, actions=sum(len(log.actions) for log in logs),
-                                              route=f"{request.method} {getattr(route, 'path', request.url.path)}")
+                                              route=f"{request.method} {getattr(route, 'path', request.url.path)}",
+                                              prompt=True)
     acked = Acked(life, positions, asyncio.get_running_loop().time())
     await wait_visible(state.upstreams, logs, event_ids, state.settings.visible_timeout_s, state.watch, acked)
     return event_ids

@@ -38,3 +38,19 @@ def test_bench_ingest_ceilings_only_reports_both_ceilings_side_by_side(tmp_path)
                  "empty_agent_cpu_us_per_record", "stream_worker_cpu_us_per_record"):
         assert report["figures"][name]["median"] > 0, name
     assert set(report["targets"]) == {"stream_vs_empty_agent"}
+
+
+def test_bench_ingest_latency_only_measures_the_idle_phases_alone(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "cli.main", "bench", "ingest", "--latency-only", "--quick",
+                             "--json", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = orjson.loads(result.stdout)
+    figures = report["figures"]
+    for name in ("compat_write_p50_ms", "compat_write_p99_ms", "wait_visible_p50_ms", "wait_visible_per_s",
+                 "freshness_light_p50_s"):
+        assert figures[name]["median"] > 0, name
+    assert figures["compat_write_not_ok"]["median"] == figures["wait_visible_not_ok"]["median"] == 0
+    assert "one_log_requests_per_s" not in figures  # no load phase ran
+    assert set(report["targets"]) == {"compat_write_p50_ms", "compat_write_p99_ms", "compat_writes_per_s",
+                                      "wait_visible_p50_ms", "wait_visible_p99_ms", "wait_visible_per_s",
+                                      "freshness_light_p50_s"}
