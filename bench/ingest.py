@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,9 +239,25 @@ def ceilings_only(profile: Profile, url: str | None, workdir: Path, progress: Pr
         return stream_ceilings(stack, profile.ceiling_records, workdir, progress)
 
 
-def insert_ceiling(profile: Profile, workdir: Path) -> float:
+def insert_ceiling(profile: Profile, workdir: Path, progress: Progress) -> dict[str, float]:
     records = [ceilings.log_record(i, SAMPLE) for i in range(max(profile.ceiling_records, 10_000))]
-    return ceilings.clickhouse_insert(records, workdir)
+    rows_per_s = ceilings.clickhouse_insert(records, workdir)
+    progress.done(f"ceiling, ClickHouse columnar insert: {rows_per_s:,.0f} rows/s")
+    return {"clickhouse_insert_rows_per_s": rows_per_s}
+
+
+Measure = Callable[[Path], dict[str, float]]
+
+
+def mode(args: argparse.Namespace, profile: Profile, progress: Progress) -> tuple[Measure, Measure]:
+    """What each run measures (in its work directory), and what is measured once after the runs (one
+    chDB path per process: the insert ceiling comes last, in the base directory)."""
+    if args.ceilings_only:
+        return lambda workdir: ceilings_only(profile, args.url, workdir, progress), lambda _: {}
+    if args.latency_only:
+        return lambda workdir: latency_only(profile, args.url, workdir, progress), lambda _: {}
+    return (lambda workdir: run_once(profile, args.url, workdir, progress, args.rate),
+            lambda base: insert_ceiling(profile, base, progress))
 
 
 def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -267,10 +284,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON only")
     parser.add_argument("--rate", type=float, default=9000,
                         help="logs/s offered in 100-log requests in the sustained phase (default 9000)")
-    parser.add_argument("--ceilings-only", action="store_true",
-                        help="only the empty Faust agent and the stream worker over the same records, side by side")
-    parser.add_argument("--latency-only", action="store_true",
-                        help="only the idle stack's phases: read your writes and freshness at light load")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--ceilings-only", action="store_true",
+                      help="only the empty Faust agent and the stream worker over the same records, side by side")
+    only.add_argument("--latency-only", action="store_true",
+                      help="only the idle stack's phases: read your writes and freshness at light load")
     parser.add_argument("--records", type=int, help="records for the ceilings (default 200,000, quick 20,000)")
     parser.add_argument("--workdir", type=Path, help="scratch directory (default: a temporary one)")
 
@@ -280,6 +298,7 @@ def run(args: argparse.Namespace) -> int:
     if args.records:
         profile = dataclasses.replace(profile, ceiling_records=args.records)
     progress = Progress(enabled=True)
+    each_run, after_runs = mode(args, profile, progress)
     runs = []
     with tempfile.TemporaryDirectory(prefix="logstream-bench-") as scratch:
         base = args.workdir or Path(scratch)
@@ -287,18 +306,9 @@ def run(args: argparse.Namespace) -> int:
             progress.done(f"== run {index + 1} of {args.runs or profile.runs}")
             workdir = base / f"run-{index}"
             workdir.mkdir(parents=True, exist_ok=True)
-            if args.ceilings_only:
-                runs.append(ceilings_only(profile, args.url, workdir, progress))
-                continue
-            if args.latency_only:
-                runs.append(latency_only(profile, args.url, workdir, progress))
-                continue
-            runs.append(run_once(profile, args.url, workdir, progress, args.rate))
-        if args.ceilings_only or args.latency_only:
-            return report(args, runs, {})
-        clickhouse_rows_per_s = insert_ceiling(profile, base)  # one chDB path per process: once, at the end
-        progress.done(f"ceiling, ClickHouse columnar insert: {clickhouse_rows_per_s:,.0f} rows/s")
-    return report(args, runs, {"clickhouse_insert_rows_per_s": clickhouse_rows_per_s})
+            runs.append(each_run(workdir))
+        once = after_runs(base)
+    return report(args, runs, once)
 
 
 def report(args: argparse.Namespace, runs: list[dict[str, float]], once: dict[str, float]) -> int:
