@@ -58,22 +58,22 @@ def build(records: Iterable[tuple[bytes | None, bytes | None, Source]], *,
         except orjson.JSONEncodeError as exc:
             problem = Problem("actions", "unrepresentable", f"a property value cannot be stored: {exc}")
             batch.dead.append(DeadLetter("schema_violation", [problem], source, key, value))
-    if batch.recheck_events:
-        _drop_repeated_actions(batch)
+    _drop_repeated_actions(batch)
     return batch
 
 
 def _drop_repeated_actions(batch: Batch) -> None:
-    """A republished record in the same batch as its original (the sink checks only what is stored
-    before the batch): its actions are kept once, from the first record that carries them."""
-    data, rechecked = batch.rows.data, batch.recheck_events
+    """A record twice in one batch: republished with its original (the sink checks only what is
+    stored before the batch), or one batch of a producer's appended twice by a broker (seen on Apache
+    Kafka after a partition leader's SIGKILL: the same records 87 offsets apart, no header). Its
+    actions are kept once, from the first record that carries them."""
+    data = batch.rows.data
     seen: set[int] = set()
     keep = []
-    for row, (action_id, event_id) in enumerate(zip(data[0], data[1], strict=True)):
-        if event_id in rechecked:
-            if action_id in seen:
-                continue
-            seen.add(action_id)
+    for row, action_id in enumerate(data[0]):
+        if action_id in seen:
+            continue
+        seen.add(action_id)
         keep.append(row)
     if len(keep) < len(batch.rows):
         kept = Columns()

@@ -78,6 +78,16 @@ def test_a_republished_record_in_its_originals_batch_adds_no_action_twice() -> N
     assert built.rows.data[11] == [0, 0, 0, 1, 1, 1]  # the original's rows are the ones kept
 
 
+def test_a_record_the_broker_appended_twice_adds_no_action_twice() -> None:
+    """The same record at two offsets, without the republished header (a producer's batch stored twice)."""
+    original = orjson.dumps(example(eventId=str(uuid.uuid4())))
+    other = orjson.dumps(example(eventId=str(uuid.uuid4())))
+    built = batch.build([(None, original, Source("raw", 4, 1633)), (None, other, Source("raw", 4, 1634)),
+                         (None, original, Source("raw", 4, 1720))])
+    assert len(built.rows) == 6 and len(set(built.rows.data[0])) == 6
+    assert built.rows.data[11] == [1633] * 3 + [1634] * 3
+
+
 def test_a_dead_letter_has_the_headers_its_schema_documents() -> None:
     from stream.dlq import DeadLetter
     from tests.support import headers_validator
