@@ -76,9 +76,7 @@ def _drop_repeated_actions(batch: Batch) -> None:
         seen.add(action_id)
         keep.append(row)
     if len(keep) < len(batch.rows):
-        kept = Columns()
-        kept.data = [[column[row] for row in keep] for column in data]
-        batch.rows = kept
+        batch.rows = batch.rows.rows_at(keep)
 
 
 def _note_republished(batch: Batch, source: Source, rows_before: int,

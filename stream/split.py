@@ -133,21 +133,21 @@ class Columns:
         data[12].extend(range(count))
         data[13].extend([property_rules] * count)
 
-    def without(self, action_ids: set[int]) -> Columns:
-        keep = [i for i, action_id in enumerate(self.data[0]) if action_id not in action_ids]
+    def rows_at(self, keep: list[int]) -> Columns:
+        """The rows at these positions, in this order."""
         kept = Columns()
         kept.data = [[column[i] for i in keep] for column in self.data]
         return kept
+
+    def without(self, action_ids: set[int]) -> Columns:
+        return self.rows_at([i for i, action_id in enumerate(self.data[0]) if action_id not in action_ids])
 
     def since(self, earliest_ms: int) -> Columns:
         """The rows whose action time is at or after `earliest_ms` (the retention's horizon)."""
         times = self.data[5]
         if not times or min(times) >= earliest_ms:
             return self
-        keep = [i for i, t in enumerate(times) if t >= earliest_ms]
-        kept = Columns()
-        kept.data = [[column[i] for i in keep] for column in self.data]
-        return kept
+        return self.rows_at([i for i, t in enumerate(times) if t >= earliest_ms])
 
     def halves(self) -> tuple[Columns, Columns] | None:
         """The batch cut in two at the record boundary nearest its middle (a record's rows are

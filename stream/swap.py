@@ -38,7 +38,7 @@ from stream import batch as batches
 from stream.archive import Record
 from stream.projections import derived_tables
 from stream.replay import ArchiveSource, Cursor, Rebuild
-from stream.split import COLUMNS, Columns
+from stream.split import COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,7 @@ def settled(client: Client, live: str, records: list[Record],
         event = event_of.get((record.source.partition, record.source.offset))
         if event is not None and event not in stored:
             cut = record.source.offset
-            keep = [i for i, offset in enumerate(rows.data[11]) if offset < cut]
-            kept = Columns()
-            kept.data = [[column[i] for i in keep] for column in rows.data]
-            built.rows = kept
+            built.rows = rows.rows_at([i for i, offset in enumerate(rows.data[11]) if offset < cut])
             return records[:index], built, True
     return records, built, False
 
