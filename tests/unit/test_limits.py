@@ -113,8 +113,8 @@ def test_a_record_is_bounded_by_its_own_received_at_so_replays_agree(fast: bool)
         record("2020-01-02T00:00:00.001Z", None),
     ]
     if not fast:  # an upper-case eventId makes the fast path hand the record to the contract
-        upper = b'"eventId":"5B0E1C6E-9E1E-4F0E-8C0E-7C5D6B2E1F00","userId"'
-        payloads = [p.replace(b'"userId"', upper) for p in payloads]
+        payloads = [p.replace(b'"userId"', b'"eventId":"5B0E1C6E-9E1E-4F0E-8C0E-7C5D6B2E1F0%d","userId"' % i)
+                    for i, p in enumerate(payloads)]  # one eventId each: a repeated one is a repeated log
     for replay in range(2):  # the same answer whenever it is re-read
         built = batch.build([(None, p, Source("raw", 0, i, kafka_ms)) for i, p in enumerate(payloads)], max_future=day)
         assert len(built.rows) == 2, replay
