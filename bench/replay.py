@@ -65,7 +65,7 @@ def replay_rate(dsn: str, database: str, topic: str, page: int, progress: Progre
 
     settings = StreamSettings(clickhouse_dsn=dsn, clickhouse_database=database, raw_topic=topic)
     rebuilt = fresh_database(settings, f"{database}_replay")
-    rebuild = Rebuild(connect(rebuilt), max_record_bytes=settings.stream_max_record_bytes,
+    rebuild = Rebuild(connect(rebuilt), live_database=database, max_record_bytes=settings.stream_max_record_bytes,
                       max_future=settings.max_future)
     source = ArchiveSource(connect(settings), topic, database=database, page=page)
     started = time.perf_counter()

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, settings: StreamSettings) -> int:
     erased = Suppression(client)  # the live database's erased users: never brought back
     erased.refresh_if_due()
     start = horizon(settings.retention_days, datetime.now(UTC))
-    rebuild = Rebuild(connect(rebuilt), max_record_bytes=settings.stream_max_record_bytes,
+    rebuild = Rebuild(connect(rebuilt), live_database=live, max_record_bytes=settings.stream_max_record_bytes,
                       max_future=settings.max_future, suppression=erased,
                       earliest_ms=epoch_millis(start) if start is not None else None)
     source = (ArchiveSource(client, settings.raw_topic, database=live, page=args.page) if args.source == "archive"

@@ -21,6 +21,10 @@ from logstream.settings import ClickHouseSettings
 
 log = logging.getLogger(__name__)
 
+# User and session ids are numbered from claimed blocks of this many (infra/clickhouse/0015;
+# stream/id_numbers.py numbers live ids, logstream/seed.py seeded ones).
+ID_NUMBER_BLOCK = 4096
+DATABASE_PARAMETER = "{database:String}"  # the migrated database's name, where a migration needs it
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 CREATE_MIGRATIONS_TABLE = """
@@ -114,7 +118,9 @@ def migrate(settings: ClickHouseSettings) -> list[Migration]:
         pending = pending_migrations(client, settings)
         for migration in pending:
             for statement in migration.statements():
-                client.command(statement)
+                # a statement run later in the background (a mutation) must name its database itself
+                bound = {"database": settings.clickhouse_database} if DATABASE_PARAMETER in statement else None
+                client.command(statement, parameters=bound)
             client.insert("schema_migrations", [[migration.version, migration.name, migration.checksum]],
                           column_names=["version", "name", "checksum"])
             log.info("applied migration %04d_%s", migration.version, migration.name)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import connect, migrate
+from logstream.clickhouse import ID_NUMBER_BLOCK, connect, migrate
 from logstream.progress import Progress
 from logstream.settings import ClickHouseSettings
 
@@ -33,15 +33,17 @@ MEAN_SESSION_ACTIONS = 20
 CHUNK_ACTIONS = 1_000_000
 
 SEED_ACTIONS = f"""
-INSERT INTO actions (action_id, event_id, user_id, session_id, type, time, time_offset, properties, received_at,
-                     kafka_topic, kafka_partition, kafka_offset)
+INSERT INTO actions (action_id, event_id, user_id, user_number, session_id, session_number, type, time, time_offset,
+                     properties, received_at, kafka_topic, kafka_partition, kafka_offset)
 SELECT
     reinterpretAsUUID(concat(reinterpretAsString(cityHash64(seed, s, i, 1)),
                              reinterpretAsString(cityHash64(seed, s, i, 2)))) AS action_id,
     reinterpretAsUUID(concat(reinterpretAsString(cityHash64(seed, s, intDiv(i, 5), 3)),
                              reinterpretAsString(cityHash64(seed, s, intDiv(i, 5), 4)))) AS event_id,
     lower(hex(cityHash64(seed, 'user', u))) AS user_id,
+    toUInt32({{first_user_number:UInt32}} + u) AS user_number,
     lower(hex(cityHash64(seed, 'session', s))) AS session_id,
+    toUInt32({{first_session_number:UInt32}} + s) AS session_number,
     multiIf(cityHash64(seed, s, i, 5) / {HASH_TO_UNIT} < 0.5, 'CLICK',
             cityHash64(seed, s, i, 5) / {HASH_TO_UNIT} < 0.8, 'VIEW', 'NAVIGATE') AS type,
     session_start + toIntervalMillisecond(i * 20000 + cityHash64(seed, s, i, 6) % 20000) AS time,
@@ -83,6 +85,18 @@ FROM
 ARRAY JOIN range(n) AS i
 LIMIT {{limit:UInt64}}
 """
+# Each user u and session s gets number first + u (first + s), as the stream would number them
+# (stream/id_numbers.py): rows in id_numbers, written before the actions, in blocks claimed first.
+SEED_ID_NUMBERS = """
+INSERT INTO id_numbers (kind, id, number)
+SELECT {kind:String}, lower(hex(cityHash64({seed:UInt64}, {kind:String}, number))), {first:UInt32} + number
+FROM numbers({start:UInt64}, {count:UInt64})
+"""
+NEXT_FREE_BLOCK = "SELECT if(count() = 0, 0, max(block) + 1) FROM number_claims"
+SEED_CLAIMS = """
+INSERT INTO number_claims (block, claimer)
+SELECT number, toUUID('00000000-0000-0000-0000-000000000000') FROM numbers({first:UInt32}, {count:UInt32})
+"""
 
 ROLLUP_TABLES = ("actions_per_minute", "actions_per_quarter_hour", "totals_per_day", "totals_all_time",
                  "sessions_per_day", "property_values_per_day", "navigation_per_day", "user_sessions",
@@ -103,18 +117,35 @@ def seed_actions(client: Client, plan: SeedPlan, progress: Callable[[int], None]
     started = time.perf_counter()
     done, first_session = 0, 0
     end = plan.end.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.000")
-    while done < plan.actions:
-        chunk = min(CHUNK_ACTIONS, plan.actions - done)
-        # Enough sessions to fill the chunk even if their random lengths come out short.
-        sessions = chunk * 13 // (MEAN_SESSION_ACTIONS * 10) + 100
+    chunks = [min(CHUNK_ACTIONS, plan.actions - start) for start in range(0, plan.actions, CHUNK_ACTIONS)]
+    # Enough sessions to fill a chunk even if their random lengths come out short.
+    sessions_of = [chunk * 13 // (MEAN_SESSION_ACTIONS * 10) + 100 for chunk in chunks]
+    first_user_number = _claim_numbers(client, plan.users + sum(sessions_of))
+    first_session_number = first_user_number + plan.users
+    _number_ids(client, plan, "user", first_user_number, 0, plan.users)
+    for chunk, sessions in zip(chunks, sessions_of, strict=True):
+        _number_ids(client, plan, "session", first_session_number, first_session, sessions)
         client.command(SEED_ACTIONS, parameters={
             "seed": plan.seed, "users": plan.users, "days": plan.days, "end": end,
-            "first_session": first_session, "sessions": sessions, "limit": chunk})
+            "first_session": first_session, "sessions": sessions, "limit": chunk,
+            "first_user_number": first_user_number, "first_session_number": first_session_number})
         first_session += sessions
         done += chunk
         if progress:
             progress(done)
     return time.perf_counter() - started
+
+
+def _claim_numbers(client: Client, count: int) -> int:
+    """Claims enough blocks for `count` numbers (seeding runs alone); the first number."""
+    block = client.query(NEXT_FREE_BLOCK).result_rows[0][0]
+    client.command(SEED_CLAIMS, parameters={"first": block, "count": count // ID_NUMBER_BLOCK + 1})
+    return max(block * ID_NUMBER_BLOCK, 1)  # 0 is no number
+
+
+def _number_ids(client: Client, plan: SeedPlan, kind: str, first: int, start: int, count: int) -> None:
+    client.command(SEED_ID_NUMBERS, parameters={"kind": kind, "seed": plan.seed, "first": first,
+                                                "start": start, "count": count})
 
 
 def compact_rollups(client: Client) -> None:
@@ -124,7 +155,7 @@ def compact_rollups(client: Client) -> None:
 
 
 def empty(client: Client) -> None:
-    for table in ("actions", *ROLLUP_TABLES):
+    for table in ("actions", *ROLLUP_TABLES, "id_numbers", "number_claims"):
         client.command(f"TRUNCATE TABLE IF EXISTS {table}")
 
 

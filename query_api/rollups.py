@@ -3,7 +3,7 @@
 A range [from, to) is split into pieces: the longest middle that whole rollup rows cover (days,
 quarter hours or minutes, in UTC), then finer rollups for what is left at each end, then the raw
 table for the sub-minute edges. Each action falls in exactly one piece, so adding the pieces'
-aggregates (sum, min, max, uniqExact states) gives exactly the answer over the raw table.
+aggregates (sum, min, max, bitmaps of id numbers) gives exactly the answer over the raw table.
 
 The SQL text that varies is built only from the closed set of grains and columns below, with
 numbered parameters; every value travels as a server-side parameter.

@@ -97,8 +97,8 @@ SUMMARY_EXAMPLE = {"total": 3, "byType": {"CLICK": 1, "VIEW": 1, "NAVIGATE": 1},
 @router.get("/v1/stats/summary", responses=example(SUMMARY_EXAMPLE), summary="Totals, exact uniques, first and last")
 async def get_summary(store: StoreDep, action_filter: FilterDep) -> JSONBytesResponse:
     """Over [from, to) (both optional): actions in total and per type, EXACT counts of distinct
-    users and sessions (ClickHouse uniqExact: ids compared by their 128-bit SipHash, as
-    uniqExact does; no sampling, no HyperLogLog), and the first and last action's time (UTC)."""
+    users and sessions (each id has a number of its own, and numbers are counted as bitmaps: no
+    hashing, no sampling, no HyperLogLog), and the first and last action's time (UTC)."""
     sql, parameters = stats_queries.summary(action_filter)
     by_type = dict.fromkeys(types_of(action_filter), 0)
     first: datetime | None = None

@@ -29,7 +29,7 @@ from query_api.rollups import (
 TYPES = tuple(t.value for t in ActionType)
 COUNT_GRAINS = (Grain.QUARTER_HOUR, Grain.MINUTE)
 SUMMARY_GRAINS = (Grain.DAY, Grain.QUARTER_HOUR, Grain.MINUTE)
-UNIQUE_GRAINS = (Grain.DAY, Grain.QUARTER_HOUR)  # the grains with uniqExact states
+UNIQUE_GRAINS = (Grain.DAY, Grain.QUARTER_HOUR)  # the grains with distinct-id bitmaps
 DAY_GRAINS = (Grain.DAY,)
 
 # grain -> (table, time column, the columns t (epoch s), type, n, first, last)
@@ -55,15 +55,19 @@ SUMMARY_COUNTS = ("SELECT type AS kind, sum(n) AS actions, min(first) AS first_t
 SUMMARY_ALL_TIME = (
     "SELECT type AS kind, sum(actions), min(first_time), max(last_time), 0, 0 FROM totals_all_time "
     "WHERE type IN {count_types:Array(String)} GROUP BY type UNION ALL "
-    "SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), uniqExactMerge(users), "
-    "uniqExactMerge(sessions) FROM totals_all_time WHERE type IN {scopes:Array(String)}")
+    "SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), groupBitmapMerge(users), "
+    "groupBitmapMerge(sessions) FROM totals_all_time WHERE type IN {scopes:Array(String)}")
 UNIQUES = ("SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), "
-           "uniqExactMerge(u), uniqExactMerge(s) FROM ({states})")
+           "groupBitmapMerge(u), groupBitmapMerge(s) FROM ({states})")
 UNIQUES_PER_DAY = ("SELECT users AS u, sessions AS s FROM totals_per_day "
                    "WHERE type IN {{scopes:Array(String)}} AND {days}")
 UNIQUES_PER_QUARTER_HOUR = ("SELECT users AS u, sessions AS s FROM uniques_per_quarter_hour "
                             "WHERE type IN {{scopes:Array(String)}} AND {quarters}")
-UNIQUES_RAW = "SELECT uniqExactState(user_id) AS u, uniqExactState(session_id) AS s FROM actions WHERE {where}"
+UNIQUES_RAW = ("SELECT groupBitmapState(user_number) AS u, groupBitmapState(session_number) AS s FROM actions "
+               "WHERE {where}")
+# A user's or session's rows come from the projection ordered by user, which holds the ids, not their numbers.
+UNIQUES_OF_RAW_ONLY = ("SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), "
+                       "uniqExact(user_id), uniqExact(session_id) FROM actions WHERE {where}")
 
 Dimension = Literal["pageTo", "pageFrom", "viewedId", "userId", "sessionId"]
 # A property dimension is the property of one action type (the contract's required keys).
@@ -141,6 +145,9 @@ def summary(action_filter: ActionFilter) -> tuple[str, dict[str, Any]]:
         return SUMMARY_ALL_TIME, parameters
     ranges = pieces(action_filter, SUMMARY_GRAINS)
     counts = SUMMARY_COUNTS.format(rows=count_rows(action_filter, ranges, parameters))
+    if not answerable_by_rollups(action_filter):
+        uniques = UNIQUES_OF_RAW_ONLY.format(where=_raw_where(action_filter, ranges, parameters))
+        return f"{counts} UNION ALL {uniques}", parameters
     states = []
     if Grain.DAY in ranges:
         states.append(UNIQUES_PER_DAY.format(days=range_condition(DAY_TIME, ranges[Grain.DAY], "day", parameters)))

@@ -283,14 +283,17 @@ class Eraser:
     # ------------------------------------------------------------------ outside the projections
 
     def _outside_projections(self, user_id: str) -> None:
-        """The archive (so replay never brings the user back) and seed 000's user registry."""
+        """The archive (so replay never brings the user back), seed 000's user registry and the user
+        id's number (its sessions' numbers stay: a session id names no one)."""
         of_user = "key = {u:String} OR JSONExtractString(ifNull(value, ''), 'userId') = {u:String}"
         for table in ("raw_events", "dead_letters"):
             self.client.command(f"ALTER TABLE {self._name(table)} DELETE WHERE {of_user}", parameters={"u": user_id},
                                 settings=MUTATION)
         self.client.command(f"ALTER TABLE {self._name('compat_users')} DELETE WHERE user_id = {{u:String}}",
                             parameters={"u": user_id}, settings=MUTATION)
-        self._wait_for_mutations(["raw_events", "dead_letters", "compat_users"])
+        self.client.command(f"ALTER TABLE {self._name('id_numbers')} DELETE WHERE kind = 'user' AND id = {{u:String}}",
+                            parameters={"u": user_id}, settings=MUTATION)
+        self._wait_for_mutations(["raw_events", "dead_letters", "compat_users", "id_numbers"])
 
     # ------------------------------------------------------------------ helpers
 

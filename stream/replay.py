@@ -30,6 +30,7 @@ from logstream.clickhouse import connect, migrate
 from logstream.kafka import REPUBLISHED_HEADER, topic_id
 from stream import batch as batches
 from stream.archive import Record, headers_of
+from stream.id_numbers import IdNumbers
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.split import Source
@@ -202,10 +203,12 @@ def fresh_database(settings: StreamSettings, name: str) -> StreamSettings:
 class Rebuild:
     """Pages of records into the fresh database, as the stream would have stored them."""
 
-    def __init__(self, client: Client, *, max_record_bytes: int, max_future: timedelta | None,
+    def __init__(self, client: Client, *, live_database: str, max_record_bytes: int, max_future: timedelta | None,
                  suppression: Suppression | None = None, earliest_ms: int | None = None):
+        """Ids are numbered in `live_database`'s `id_numbers`, as the stream numbers them: the rebuilt
+        states are then those of the live database and can be swapped in."""
         self._client, self._suppression, self._earliest_ms = client, suppression, earliest_ms
-        self.sink = ClickHouseSink(client, max_backoff_s=5.0)
+        self.sink = ClickHouseSink(client, max_backoff_s=5.0, numbers=IdNumbers(client, live_database))
         self._max_record_bytes, self._max_future = max_record_bytes, max_future
         self.records = self.dead_letters = self.duplicates = 0
 

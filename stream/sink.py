@@ -26,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
 from stream import metrics
+from stream.id_numbers import SESSION, USER, IdNumbers
 from stream.retry import until_done
 from stream.split import COLUMNS, Columns, Source
 from stream.table_insert import TableInsert
@@ -82,10 +83,16 @@ class Refusal:
     message: str
 
 
+NUMBER_COLUMNS = ("user_number", "session_number")  # filled here, from the ids (stream/id_numbers.py)
+USER_ID, SESSION_ID = COLUMNS.index("user_id"), COLUMNS.index("session_id")
+
+
 class ClickHouseSink:
-    def __init__(self, client: Client, *, max_backoff_s: float):
+    def __init__(self, client: Client, *, max_backoff_s: float, numbers: IdNumbers | None = None):
+        """`numbers`: where user and session ids get their numbers; by default the client's database."""
         self._client = client
-        self._insert_actions = TableInsert(client, "actions", COLUMNS, INSERT_SETTINGS)
+        self._numbers = numbers or IdNumbers(client)
+        self._insert_actions = TableInsert(client, "actions", COLUMNS + NUMBER_COLUMNS, INSERT_SETTINGS)
         self._max_backoff_s = max_backoff_s
         self._verified: set[tuple[str, int]] = set()
         self.rows_written = 0
@@ -135,7 +142,9 @@ class ClickHouseSink:
     def _insert(self, columns: Columns) -> list[Refusal]:
         started = time.perf_counter()
         try:
-            self._insert_actions(columns.data)
+            data = columns.data
+            self._insert_actions([*data, self._numbers.numbers(USER, data[USER_ID]),
+                                  self._numbers.numbers(SESSION, data[SESSION_ID])])
         except Exception as exc:
             self.recheck_stored()  # a failed insert may have stored part of what it was given
             if not refuses_rows(exc):

@@ -118,7 +118,8 @@ def test_replay_rebuilds_what_the_stream_stored_across_lives_retries_and_dead_le
 
     rebuilt = settings.model_copy(update={"clickhouse_database": settings.clickhouse_database + "_replay"})
     migrate(rebuilt)
-    rebuild = Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None)
+    rebuild = Rebuild(connect(rebuilt), live_database=settings.clickhouse_database, max_record_bytes=1 << 20,
+                      max_future=None)
     cursor = Cursor()
     replay(ArchiveSource(client, TOPIC, database=settings.clickhouse_database, page=64), rebuild, cursor)
 
@@ -148,7 +149,8 @@ def test_replay_restores_each_actions_index_and_its_logs_property_rules(settings
     stream_like(client, uuid.uuid4(), records)
     rebuilt = fresh_database(settings, settings.clickhouse_database + "_replay")
     replay(ArchiveSource(client, TOPIC, database=settings.clickhouse_database),
-           Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None), Cursor())
+           Rebuild(connect(rebuilt), live_database=settings.clickhouse_database, max_record_bytes=1 << 20,
+                   max_future=None), Cursor())
 
     query = ("SELECT kafka_offset, action_index, property_rules, type, properties FROM {db:Identifier}.actions "
              "ORDER BY kafka_offset, action_index")
@@ -188,7 +190,8 @@ def test_a_rollup_added_by_a_migration_is_filled_by_replay_over_old_data(chdb_di
     assert live_clicks == 7
 
     rebuilt = fresh_database(settings, settings.clickhouse_database + "_replay")
-    rebuild = Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None)
+    rebuild = Rebuild(connect(rebuilt), live_database=settings.clickhouse_database, max_record_bytes=1 << 20,
+                      max_future=None)
     replay(ArchiveSource(client, TOPIC, database=settings.clickhouse_database), rebuild, Cursor())
 
     filled = client.query(f"SELECT user_id, sum(clicks) FROM {rebuilt.clickhouse_database}.clicks_per_user "
@@ -207,7 +210,7 @@ def test_swap_keeps_every_action_once_and_the_views_fill_the_rebuilt_rollups(set
     stream_like(client, life, [log_record(o) for o in range(100)], sink)
     since = engine_now(client)
     rebuilt = fresh_database(settings, live + "_replay")
-    rebuild = Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None)
+    rebuild = Rebuild(connect(rebuilt), live_database=live, max_record_bytes=1 << 20, max_future=None)
     source, cursor = ArchiveSource(client, TOPIC, database=live, page=16), Cursor()
     replay(source, rebuild, cursor)
     stream_like(client, life, [log_record(o) for o in range(100, 130)], sink)  # arrived during the rebuild
@@ -225,8 +228,8 @@ def test_swap_keeps_every_action_once_and_the_views_fill_the_rebuilt_rollups(set
     totals = client.query("SELECT sum(actions) FROM totals_all_time WHERE type = ''").result_rows[0][0]
     assert totals == 150 * 3, "the live views fill the rollups that were swapped in"
     again = fresh_database(settings, live + "_again")
-    replay(ArchiveSource(client, TOPIC, database=live), Rebuild(connect(again), max_record_bytes=1 << 20,
-                                                                max_future=None), Cursor())
+    again_rebuild = Rebuild(connect(again), live_database=live, max_record_bytes=1 << 20, max_future=None)
+    replay(ArchiveSource(client, TOPIC, database=live), again_rebuild, Cursor())
     assert differences(client, live, again.clickhouse_database) == []
 
 
@@ -238,7 +241,7 @@ def test_rows_the_stream_stored_in_the_old_tables_during_the_swap_are_copied_onc
     stream_like(client, life, [log_record(o) for o in range(50)], sink)
     since = engine_now(client)
     rebuilt = fresh_database(settings, live + "_replay")
-    rebuild = Rebuild(connect(rebuilt), max_record_bytes=1 << 20, max_future=None)
+    rebuild = Rebuild(connect(rebuilt), live_database=live, max_record_bytes=1 << 20, max_future=None)
     source, cursor = ArchiveSource(client, TOPIC, database=live), Cursor()
     replay(source, rebuild, cursor)
     catch_up(client, live, source, rebuild, cursor, gap=0)
