@@ -26,7 +26,7 @@ from logstream.clickhouse import ID_NUMBER_BLOCK
 from stream.table_insert import TableInsert
 
 USER, SESSION = "user", "session"
-CACHE_LIMIT = 500_000  # ids per kind kept in memory (~60 MB each when full); then it starts afresh
+CACHE_LIMIT = 100_000  # ids per kind kept in memory (~15 MB each when full); then it starts afresh
 
 # {table}: the table's name, in full; the values travel as server-side parameters.
 FIRST_NUMBERS = """
