@@ -210,6 +210,14 @@ def test_an_erased_user_leaves_every_read_the_archive_and_replay_while_ingestion
                                 "FROM actions FORMAT TSV")
     assert engine.status_code == 200, engine.text
     assert engine.text.split() == ["0", str(3 * len(other_logs) + 3)]
+    # the victim's id left id_numbers (the others' stayed)
+    numbered = httpx.post(f"{stack.query_url}/clickhouse/", params={"database": "logstream"}, timeout=30,
+                          auth=("logstream", stack.internal_key),
+                          content=f"SELECT countIf(id = '{victim}'), countIf(id LIKE 'other-{run}-%') "
+                                  "FROM id_numbers WHERE kind = 'user' FORMAT TSV")
+    assert numbered.status_code == 200, numbered.text
+    victim_rows, other_rows = map(int, numbered.text.split())
+    assert victim_rows == 0 and other_rows > 0
 
 
 @pytest.mark.also_on_apache_kafka
