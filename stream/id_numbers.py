@@ -55,11 +55,12 @@ class IdNumbers:
         """The number of each id, in order; numbers the ids that have none yet."""
         known = self._known[kind]
         missing = {i for i in ids if i not in known}
+        if missing and len(known) + len(missing) > CACHE_LIMIT:
+            known.clear()
+            missing = set(ids)
         if missing:
             for text in missing:
                 text.encode()  # an id that is not UTF-8 raises UnicodeEncodeError: the sink's refusal, as in its insert
-            if len(known) + len(missing) > CACHE_LIMIT:
-                known.clear()
             found = self._first_numbers(kind, missing)
             new = sorted(missing - found.keys())
             if new:

@@ -62,6 +62,15 @@ def test_an_id_keeps_its_number_for_every_writer_and_kind_apart(settings: ClickH
     assert sessions[0] not in users  # the same text as a session is another id, with its own number
 
 
+def test_a_full_cache_starts_afresh_and_keeps_every_number(settings: ClickHouseSettings,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stream.id_numbers.CACHE_LIMIT", 3)
+    numbers = IdNumbers(connect(settings))
+    first = numbers.numbers(SESSION, ["a", "b"])
+    again = numbers.numbers(SESSION, ["a", "c", "d", "b"])  # over the limit: the cache starts afresh
+    assert again[0] == first[0] and again[3] == first[1] and len(set(again)) == 4
+
+
 def test_claims_never_overlap_when_writers_claim_at_once(settings: ClickHouseSettings) -> None:
     per_writer = ID_NUMBER_BLOCK + 10  # each writer needs a second block
     answers = race(settings, 4, lambda numbers: numbers.numbers(
