@@ -2,10 +2,10 @@
 
 An id's number is the first row for it in `id_numbers` (infra/clickhouse/0015): the lowest
 `_block_number`, which the engine gives each insert when it commits, in commit order. A writer that
-meets ids it has no number for inserts a row for each one the table lacks, then reads back each
-id's first row. Of two writers numbering one id at once, the one that commits first wins and the
-other reads the winner's number back, since its own insert committed later: both use the same
-number, whichever reads first. A number that lost is never used again.
+meets ids it has no number for inserts a row for each, then reads back each id's first row. Of two
+writers numbering one id at once, the one that commits first wins and the other reads the winner's
+number back, since its own insert committed later: both use the same number, whichever reads
+first. A number that lost is never used again.
 
 Numbers come from blocks of ID_NUMBER_BLOCK that a writer claims in `number_claims` the same way (a
 claim is won by the first row for its block), so two writers never hand out the same number. A
@@ -18,27 +18,20 @@ come from Keeper at insert, not in commit order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from clickhouse_connect.driver.client import Client
 
 from logstream.clickhouse import ID_NUMBER_BLOCK
+from stream.table_insert import TableInsert
 
 USER, SESSION = "user", "session"
 CACHE_LIMIT = 100_000  # ids per kind kept in memory (~15 MB each when full); then it starts afresh
 
-# {table}: the table's name, in full; the values travel as server-side parameters. Ids of both
-# kinds travel together (one statement each way for a batch); a row's kind is checked in Python.
-INSERT_ABSENT = """
-INSERT INTO {table} (kind, id, number)
-SELECT kind, id, number FROM (
-    SELECT arrayJoin(arrayZip({{kinds:Array(String)}}, {{ids:Array(String)}}, {{numbers:Array(UInt32)}})) AS row,
-           row.1 AS kind, row.2 AS id, row.3 AS number)
-WHERE (kind, id) NOT IN (SELECT toString(kind), id FROM {table} WHERE id IN {{ids:Array(String)}})
-"""
+# {table}: the table's name, in full; the values travel as server-side parameters.
 FIRST_NUMBERS = """
 SELECT toString(kind), id, argMin(number, _block_number) FROM {table}
-WHERE id IN {{ids:Array(String)}} GROUP BY kind, id
+WHERE kind = {{kind:String}} AND id IN {{ids:Array(String)}} GROUP BY kind, id
 """
 NEXT_BLOCK = "SELECT max(block) + 1, count() FROM {table}"
 CLAIM_WINNER = "SELECT argMin(claimer, _block_number) FROM {table} WHERE block = {{block:UInt32}}"
@@ -53,41 +46,33 @@ class IdNumbers:
         self._client = client
         prefix = f"`{database}`." if database else ""
         self._numbers_table, self._claims_table = f"{prefix}id_numbers", f"{prefix}number_claims"
+        self._insert_numbers = TableInsert(client, self._numbers_table, ("kind", "id", "number"))
         self._claimer = uuid.uuid4()
         self._next = self._end = 0
         self._known: dict[str, dict[str, int]] = {USER: {}, SESSION: {}}
 
     def numbers(self, kind: str, ids: Sequence[str]) -> list[int]:
         """The number of each id, in order; numbers the ids that have none yet."""
-        return self.numbers_of({kind: ids})[kind]
-
-    def numbers_of(self, ids_by_kind: dict[str, Sequence[str]]) -> dict[str, list[int]]:
-        """The number of each id of each kind, in order; numbers those that have none yet, in two
-        statements at most whatever the kinds."""
-        missing: set[tuple[str, str]] = set()
-        for kind, ids in ids_by_kind.items():
-            known = self._known[kind]
-            absent = {i for i in ids if i not in known}
-            if absent and len(known) + len(absent) > CACHE_LIMIT:
-                known.clear()
-                absent = set(ids)
-            missing |= {(kind, i) for i in absent}
+        known = self._known[kind]
+        missing = {i for i in ids if i not in known}
+        if missing and len(known) + len(missing) > CACHE_LIMIT:
+            known.clear()
+            missing = set(ids)
         if missing:
-            for _, text in missing:
+            for text in missing:
                 text.encode()  # an id that is not UTF-8 raises UnicodeEncodeError: the sink's refusal, as in its insert
-            self._number(sorted(missing))
-        return {kind: [self._known[kind][i] for i in ids] for kind, ids in ids_by_kind.items()}
+            found = self._first_numbers(kind, missing)
+            new = sorted(missing - found.keys())
+            if new:
+                self._insert_numbers([[kind] * len(new), new, self._allocate(len(new))])
+                found |= self._first_numbers(kind, new)
+            known.update(found)
+        return [known[i] for i in ids]
 
-    def _number(self, missing: list[tuple[str, str]]) -> None:
-        ids = sorted({i for _, i in missing})
-        self._client.command(INSERT_ABSENT.format(table=self._numbers_table), parameters={
-            "kinds": [kind for kind, _ in missing], "ids": [i for _, i in missing],
-            "numbers": self._allocate(len(missing))})
-        rows = self._client.query(FIRST_NUMBERS.format(table=self._numbers_table), parameters={"ids": ids}).result_rows
-        wanted = set(missing)
-        for kind, text, number in rows:
-            if (kind, text) in wanted:
-                self._known[kind][text] = number
+    def _first_numbers(self, kind: str, ids: Iterable[str]) -> dict[str, int]:
+        rows = self._client.query(FIRST_NUMBERS.format(table=self._numbers_table),
+                                  parameters={"kind": kind, "ids": list(ids)}).result_rows
+        return {row[1]: row[2] for row in rows}
 
     def _allocate(self, count: int) -> list[int]:
         numbers: list[int] = []
