@@ -24,6 +24,7 @@ from logstream.clickhouse import connect, embedded_http_dsn, migrate
 from logstream.security import CLICKHOUSE_PATH
 from logstream.settings import ClickHouseSettings
 from stream import batch
+from stream.id_numbers import SESSION, IdNumbers
 from stream.sink import ClickHouseSink
 from stream.split import Source
 from tests.fixtures import example
@@ -170,3 +171,11 @@ def test_the_sink_rechecks_republished_events_through_it(adapter_client: Client)
     again = ClickHouseSink(adapter_client, max_backoff_s=1)
     again.write_now(rows, recheck_events=set(rows.data[1]))
     assert again.duplicates_skipped == 900 and again.rows_written == 0
+
+
+def test_a_batch_of_thousands_of_new_ids_is_numbered_through_it(adapter_client: Client) -> None:
+    """The ids travel as parameters in the request's URL: a batch of thousands must not outgrow it."""
+    sessions = [f"{uuid.uuid4()}" for _ in range(5_000)]
+    numbers = IdNumbers(adapter_client).numbers(SESSION, sessions)
+    assert len(set(numbers)) == 5_000 and 0 not in numbers
+    assert IdNumbers(adapter_client).numbers(SESSION, sessions[::-1]) == numbers[::-1]  # read back by another
