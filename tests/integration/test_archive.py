@@ -253,3 +253,9 @@ def test_rows_the_stream_stored_in_the_old_tables_during_the_swap_are_copied_onc
     count, distinct = client.query("SELECT count(), uniqExact(action_id) FROM actions").result_rows[0]
     assert count == distinct == 60 * 3
     assert client.query("SELECT sum(actions) FROM totals_all_time WHERE type = ''").result_rows[0][0] == 180
+    unnumbered = client.query("SELECT count() FROM actions WHERE user_number = 0 OR session_number = 0").result_rows
+    assert unnumbered == [(0,)], "copied rows keep their user and session numbers"
+    again = fresh_database(settings, live + "_again")
+    replay(ArchiveSource(client, TOPIC, database=live),
+           Rebuild(connect(again), live_database=live, max_record_bytes=1 << 20, max_future=None), Cursor())
+    assert differences(client, live, again.clickhouse_database) == []
