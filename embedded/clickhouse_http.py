@@ -38,6 +38,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from logstream.clickhouse import chdb_connection
+
 log = logging.getLogger(__name__)
 
 # URL parameters of the HTTP interface that are not settings of the statement.
@@ -107,7 +109,7 @@ class Engine:
 
         self._idle: queue.SimpleQueue[_Handle] = queue.SimpleQueue()
         for _ in range(connections):
-            self._idle.put(_Handle(chdb.connect(path)))
+            self._idle.put(_Handle(chdb.connect(chdb_connection(path))))
         self.timezone = self.run(None, {}, "SELECT timezone()", "TabSeparated", {})[0].strip().decode()
 
     def run(self, database: str | None, settings: Mapping[str, str], sql: str, fmt: str,

@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 # User and session ids are numbered from claimed blocks of this many (infra/clickhouse/0015;
 # stream/id_numbers.py numbers live ids, logstream/seed.py seeded ones).
 ID_NUMBER_BLOCK = 4096
+# The embedded engine's cache of decompressed blocks (ClickHouse's is off unless configured): reads
+# that come back to the same granules (a dashboard's first pages, the newest rows) skip decompressing
+# them. Reads ask for it (query_api/store.py); large reads bypass it by themselves.
+CHDB_OPTIONS = {"uncompressed_cache_size": str(256 << 20)}
 DATABASE_PARAMETER = "{database:String}"  # the migrated database's name, where a migration needs it
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -54,9 +58,14 @@ def connect(settings: ClickHouseSettings, *, database: bool = True) -> Client:
     dsn = resolved_dsn(settings.clickhouse_dsn)
     kwargs = {"database": settings.clickhouse_database} if database else {}
     if dsn.startswith("chdb://"):
-        return clickhouse_connect.get_client(dsn=dsn, **kwargs)
+        return clickhouse_connect.get_client(dsn=dsn, chdb_options=CHDB_OPTIONS, **kwargs)
     return clickhouse_connect.get_client(dsn=dsn, connect_timeout=5, send_receive_timeout=60,
                                          autogenerate_session_id=False, **kwargs)
+
+
+def chdb_connection(path: str) -> str:
+    """What chdb.connect takes for a data directory: the path, with the engine's options."""
+    return f"{path}?{urlencode(CHDB_OPTIONS)}"
 
 
 def embedded_http_dsn(query_url: str, internal_key: str) -> str:

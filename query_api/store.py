@@ -49,7 +49,8 @@ class Store:
                  connections: int = 1):
         self.client = client
         self.settings = {"max_execution_time": max_execution_s, "max_result_rows": max_result_rows,
-                         "max_result_bytes": max_result_bytes, "result_overflow_mode": "throw"}
+                         "max_result_bytes": max_result_bytes, "result_overflow_mode": "throw",
+                         "use_uncompressed_cache": 1}  # where the engine has one (CHDB_OPTIONS)
         self._open_client = open_client
         if connections > 1 and open_client is None:
             raise ValueError("a pool of more than one connection needs open_client")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from xml.etree import ElementTree
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from embedded.apache_kafka import Node, node_properties, pinned_version
+from logstream.clickhouse import CHDB_OPTIONS
 from logstream.kafka import fit_to_cluster, load_topic_specs
 from logstream.settings import ENV_PREFIX, ClickHouseSettings, KafkaSettings
 from producer_api.settings import ProducerSettings
@@ -80,6 +82,14 @@ def test_healthchecks_and_named_volumes() -> None:
     assert set(COMPOSE["volumes"]) == {"kafka-data", "clickhouse-data"}
     assert "kafka-data:/var/lib/kafka/data" in SERVICES["kafka"]["volumes"]
     assert "clickhouse-data:/var/lib/clickhouse" in SERVICES["clickhouse"]["volumes"]
+
+
+def test_the_server_caches_decompressed_blocks_as_the_embedded_engine_does() -> None:
+    mounted = [v.split(":")[0] for v in SERVICES["clickhouse"]["volumes"] if v.startswith("./")]
+    assert mounted, "the server's config.d files are mounted from the repo"
+    for path in mounted:
+        config = ElementTree.parse(ROOT / path).getroot()
+        assert config.findtext("uncompressed_cache_size") == CHDB_OPTIONS["uncompressed_cache_size"], path
 
 
 def test_the_image_finds_the_specs() -> None:
