@@ -27,6 +27,10 @@ WALL_CLOCK = f"(time + toIntervalSecond({OFFSET_SECONDS}))"
 CLAUSES = {
     "user_id": "user_id = {user_id:String}",
     "session_id": "session_id = {session_id:String}",
+    # The session's users, from the `user_sessions` rollup (filled by the same inserts as `actions`):
+    # with them the rows come from the projection sorted by user instead of the session_id bloom
+    # filter over the whole table (a first page 136 ms -> 12 ms on the 10M dataset).
+    "session_users": "user_id IN (SELECT user_id FROM user_sessions WHERE session_id = {session_id:String})",
     "types": "type IN {types:Array(String)}",
     "start": "time >= {start:DateTime64(3, 'UTC')}",
     "end": "time < {end:DateTime64(3, 'UTC')}",
@@ -88,7 +92,8 @@ def ch_time(value: datetime) -> str:
 
 
 def where(action_filter: ActionFilter, cursor: Cursor | None, order: Order = "asc",
-          *, types: bool = True) -> tuple[str, dict[str, Any]]:
+          *, types: bool = True, session_users: bool = False) -> tuple[str, dict[str, Any]]:
+    """`session_users`: narrow a session's rows by its users (CLAUSES["session_users"])."""
     parameters: dict[str, Any] = {}
     if action_filter.user_id is not None:
         parameters["user_id"] = action_filter.user_id
@@ -106,6 +111,8 @@ def where(action_filter: ActionFilter, cursor: Cursor | None, order: Order = "as
         parameters["local_end"] = ch_time(action_filter.local_end)
     used = [name for name in ("user_id", "session_id", "types", "start", "end", "local_start", "local_end")
             if name in parameters]
+    if session_users and action_filter.session_id is not None and action_filter.user_id is None:
+        used.insert(0, "session_users")
     if cursor is not None:
         parameters["after_time"] = ch_time(cursor.time)
         parameters["after_id"] = str(cursor.action_id)
@@ -122,12 +129,12 @@ def where(action_filter: ActionFilter, cursor: Cursor | None, order: Order = "as
 
 def actions_page(action_filter: ActionFilter, cursor: Cursor | None, limit: int,
                  order: Order = "asc") -> tuple[str, dict[str, Any]]:
-    """One more row than asked for: its presence says there is a next page. A user's rows come from
-    the projection sorted by user; any other page is merged from one page per type."""
+    """One more row than asked for: its presence says there is a next page. A user's or a session's
+    rows come from the projection sorted by user; any other page is merged from one page per type."""
     columns = LEGACY_ORDER if cursor is not None and cursor.arrival is None else ARRIVAL_ORDER
     kinds = [t for t in TYPES if not action_filter.types or t in action_filter.types]
-    if action_filter.user_id is not None or not kinds:  # (no known type asked for: a page of nothing)
-        condition, parameters = where(action_filter, cursor, order)
+    if by_user(action_filter) or not kinds:  # (no known type asked for: a page of nothing)
+        condition, parameters = where(action_filter, cursor, order, session_users=True)
         parameters["limit"] = limit + 1
         return ACTIONS_PAGE.format(where=condition, order=order_by(columns, order)), parameters
     condition, parameters = where(action_filter, cursor, order, types=False)
@@ -146,7 +153,7 @@ def page_attempts(action_filter: ActionFilter, cursor: Cursor | None, limit: int
     """The statements to read a page with, in turn: the page is the first that returns more than
     `limit` rows, or else the last (see PAGE_WINDOWS)."""
     whole = actions_page(action_filter, cursor, limit, order)
-    if action_filter.user_id is not None or not set(action_filter.types or TYPES) & set(TYPES):
+    if by_user(action_filter) or not set(action_filter.types or TYPES) & set(TYPES):
         return [whole]  # a user's rows come from their projection; no known type: a page of nothing
     condition, parameters = where(action_filter, cursor, order)
     parameters["limit"] = limit + 1
@@ -160,6 +167,11 @@ def page_attempts(action_filter: ActionFilter, cursor: Cursor | None, limit: int
         sql = ACTIONS_PAGE.format(where=f"{condition} AND {window}", order=order_by(columns, order))
         attempts.append((sql, {**parameters, "window_s": int(width.total_seconds())}))
     return [*attempts, whole]
+
+
+def by_user(action_filter: ActionFilter) -> bool:
+    """Whether the rows are read through the projection sorted by user: a user's, or a session's."""
+    return action_filter.user_id is not None or action_filter.session_id is not None
 
 
 def _anchor(action_filter: ActionFilter, cursor: Cursor | None, order: Order) -> str:

@@ -1,6 +1,7 @@
 """GET /v1/sessions/{sessionId} (one session's timeline) and GET /v1/users/{userId}/sessions
-(a user's sessions, newest first). A session's rows are found through the bloom-filter index on
-session_id; a user's sessions come from the `user_sessions` rollup (see 0002_analytics_rollups.sql)."""
+(a user's sessions, newest first). A session's rows are read through its users (the `user_sessions`
+rollup, see 0002_analytics_rollups.sql) from the projection sorted by user; a user's sessions come
+from that rollup too."""
 
 from __future__ import annotations
 
@@ -14,20 +15,18 @@ from query_api.cursor import SessionCursor
 from query_api.deps import FromQuery, SettingsDep, StoreDep, ToQuery, example
 from query_api.errors import NotFoundError
 from query_api.filters import build_filter
-from query_api.queries import ACTION_COLUMNS, ARRIVAL_ORDER, ch_time
+from query_api.queries import ACTION_COLUMNS, ARRIVAL_ORDER, CLAUSES, ch_time
 from query_api.routes import action_out
 from query_api.stats import utc_text
 from query_api.stats_queries import TYPES
 
 router = APIRouter(tags=["sessions"])
 
-SESSION_ACTIONS = ("SELECT " + ACTION_COLUMNS + " FROM actions WHERE session_id = {session_id:String} "
-                   "ORDER BY " + ARRIVAL_ORDER + " LIMIT {limit:UInt32}")
+SESSION_ROWS = "FROM actions WHERE " + CLAUSES["session_users"] + " AND " + CLAUSES["session_id"]
+SESSION_ACTIONS = "SELECT " + ACTION_COLUMNS + " " + SESSION_ROWS + " ORDER BY " + ARRIVAL_ORDER + " LIMIT {limit:UInt32}"
 # Only for a session longer than one page: its totals and users, over all its actions.
-SESSION_COUNTS = ("SELECT type, count(), min(time), max(time) FROM actions WHERE session_id = {session_id:String} "
-                  "GROUP BY type")
-SESSION_USERS = ("SELECT user_id FROM actions WHERE session_id = {session_id:String} "
-                 "GROUP BY user_id ORDER BY min((" + ARRIVAL_ORDER + "))")
+SESSION_COUNTS = "SELECT type, count(), min(time), max(time) " + SESSION_ROWS + " GROUP BY type"
+SESSION_USERS = "SELECT user_id " + SESSION_ROWS + " GROUP BY user_id ORDER BY min((" + ARRIVAL_ORDER + "))"
 
 USER_SESSIONS = """
 SELECT session_id, min(first_time) AS first_at, max(last_time) AS last_at,

@@ -342,14 +342,17 @@ def test_listings(world: World) -> None:
     """Pages in both orders, over ranges or none, through cursors: a page is read in a window of time
     first and widened (query_api.queries.PAGE_WINDOWS), which these sparse, clustered times cross."""
     rng = world.rng
-    for number in range(16):
+    for number in range(24):
         start, end = random_range(rng, rng.choice([timedelta(minutes=30), timedelta(days=3), timedelta(days=60)]))
         bounded = number % 4 != 0
         types = rng.choice(TYPE_SETS)
         order = rng.choice(["asc", "desc"])
         limit = rng.choice([1, 7, 60, 400])
+        # every third listing is a session's (read through its users), session-7 is sent by two users
+        session = rng.choice(["session-7", f"session-{rng.randrange(150)}"]) if number % 3 == 0 else None
         params = {"type": ",".join(types), "order": order, "limit": limit,
-                  **({"from": text(start), "to": text(end)} if bounded else {})}
+                  **({"from": text(start), "to": text(end)} if bounded else {}),
+                  **({"sessionId": session} if session else {})}
         listed, cursor, pages = [], None, 0
         while pages < 6:
             body = get(world, "/v1/actions", {**params, **({"cursor": cursor} if cursor else {})})
@@ -357,7 +360,8 @@ def test_listings(world: World) -> None:
             cursor, pages = body["nextCursor"], pages + 1
             if cursor is None:
                 break
-        rows = sorted(selected(world.rows, *((start, end) if bounded else ()), types=types), key=lambda r: r.rank)
+        rows = sorted(selected(world.rows, *((start, end) if bounded else ()), types=types, session=session),
+                      key=lambda r: r.rank)
         expected = [r.action_id for r in (rows if order == "asc" else rows[::-1])]
         assert listed == expected[:len(listed)] and (cursor is not None or len(listed) == len(expected)), (
             SEED, params)
