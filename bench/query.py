@@ -31,6 +31,8 @@ ZONE = "America/Edmonton"
 # became 3-4x faster with distinct ids as bitmaps (0015), so the yardstick is now a read whose
 # statement did not change: the 30-day top list, which took 27.2 ms where the summary took 26.3
 # (2026-12-02 02:38, bench-results/query-10000000-20261202T023831Z.json): 15 ms x 27.2 / 26.3.
+# Its SQL is timed once more without the engine's cache of decompressed blocks (what it measured
+# when the reference was taken): the cache speeds the yardstick, not the machine.
 ANALYTICS_REFERENCE_CASE = "top pageTo, 30 days"
 ANALYTICS_REFERENCE_MS = 15.5
 ANALYTICS_OVERHEAD = 0.10
@@ -65,6 +67,7 @@ class Case:
     http_ms: list[float] = field(default_factory=list)
     sql_ms: list[float] = field(default_factory=list)
     sql_in_api_ms: list[float] = field(default_factory=list)
+    uncached_sql_ms: list[float] = field(default_factory=list)  # the yardstick's (ANALYTICS_REFERENCE_CASE)
     statements: int = 0
     analytics_ms: float | None = None  # an issue-15 target (before scaling), instead of the 20 ms one
     p50_ms: float | None = None  # issue 14's targets: the API's p50 at most this (no API/SQL bound)
@@ -75,7 +78,8 @@ class Case:
                 "calls": len(self.http_ms), "statements": self.statements,
                 "http_p50_ms": http50, "http_p95_ms": percentile(self.http_ms, 95), "sql_p50_ms": sql50,
                 "sql_p95_ms": percentile(self.sql_ms, 95), "api_over_sql": http50 / sql50 if sql50 else None,
-                "sql_in_api_p50_ms": percentile(self.sql_in_api_ms, 50)}
+                "sql_in_api_p50_ms": percentile(self.sql_in_api_ms, 50),
+                **({"uncached_sql_p50_ms": percentile(self.uncached_sql_ms, 50)} if self.uncached_sql_ms else {})}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -318,10 +322,10 @@ def measure(settings: Any, calls: int, runs: int, only: list[str] | None = None,
                 raise RuntimeError(f"GET {url}: {response.status}")
             return elapsed
 
-        def sql_call(statements: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> float:
+        def sql_call(statements: list[tuple[str, dict[str, Any], dict[str, Any]]], **overrides: Any) -> float:
             started = time.perf_counter()
             for sql, parameters, query_settings in statements:
-                client.query(sql, parameters=parameters, settings=query_settings).result_rows  # noqa: B018
+                client.query(sql, parameters=parameters, settings={**query_settings, **overrides}).result_rows  # noqa: B018
             return (time.perf_counter() - started) * 1000
 
         for number in range(1, runs + 1):
@@ -340,6 +344,8 @@ def measure(settings: Any, calls: int, runs: int, only: list[str] | None = None,
                     statements = list(store.recorded)
                     case.statements = len(statements)
                     case.sql_ms.append(sql_call(statements))
+                    if case.name == ANALYTICS_REFERENCE_CASE:
+                        case.uncached_sql_ms.append(sql_call(statements, use_uncompressed_cache=0))
                 summary = case.summary()
                 run_results.append({**summary, "http_ms": case.http_ms, "sql_ms": case.sql_ms,
                                     "sql_in_api_ms": case.sql_in_api_ms, "example": asdict(case)["requests"][0]})
@@ -372,10 +378,12 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def analytics_scale(cases: list[dict[str, Any]]) -> float | None:
-    """How much slower than the reference machine this run was: the reference case's SQL p50 over
-    ANALYTICS_REFERENCE_MS, at least 1 (None when the run did not include that case)."""
+    """How much slower than the reference machine this run was: the reference case's SQL p50 without
+    the cache over ANALYTICS_REFERENCE_MS, at least 1 (None when the run did not include that case)."""
     reference = next((c for c in cases if c["case"] == ANALYTICS_REFERENCE_CASE), None)
-    return None if reference is None else max(1.0, reference["sql_p50_ms"] / ANALYTICS_REFERENCE_MS)
+    if reference is None:
+        return None
+    return max(1.0, reference.get("uncached_sql_p50_ms", reference["sql_p50_ms"]) / ANALYTICS_REFERENCE_MS)
 
 
 def report(args: argparse.Namespace, directory: Path, results: dict[str, Any]) -> None:
@@ -410,7 +418,7 @@ def report(args: argparse.Namespace, directory: Path, results: dict[str, Any]) -
     if scale is not None:
         results["analytics_scale"] = scale
         lines += ["", f"Issue 15's targets scaled by {scale:.2f}: {ANALYTICS_REFERENCE_CASE!r} took "
-                      f"{scale * ANALYTICS_REFERENCE_MS:.1f} ms (SQL p50) in this run, against "
+                      f"{scale * ANALYTICS_REFERENCE_MS:.1f} ms (SQL p50, uncached) in this run, against "
                       f"{ANALYTICS_REFERENCE_MS:.1f} ms where they hold."]
     if results.get("concurrency"):
         from bench.concurrency import table as concurrency_table
