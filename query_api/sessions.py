@@ -23,7 +23,8 @@ from query_api.stats_queries import TYPES
 router = APIRouter(tags=["sessions"])
 
 SESSION_ROWS = "FROM actions WHERE " + CLAUSES["session_users"] + " AND " + CLAUSES["session_id"]
-SESSION_ACTIONS = "SELECT " + ACTION_COLUMNS + " " + SESSION_ROWS + " ORDER BY " + ARRIVAL_ORDER + " LIMIT {limit:UInt32}"
+SESSION_ACTIONS = ("SELECT " + ACTION_COLUMNS + " " + SESSION_ROWS + " ORDER BY " + ARRIVAL_ORDER
+                   + " LIMIT {limit:UInt32}")
 # Only for a session longer than one page: its totals and users, over all its actions.
 SESSION_COUNTS = "SELECT type, count(), min(time), max(time) " + SESSION_ROWS + " GROUP BY type"
 SESSION_USERS = "SELECT user_id " + SESSION_ROWS + " GROUP BY user_id ORDER BY min((" + ARRIVAL_ORDER + "))"

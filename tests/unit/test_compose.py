@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import tomllib
-from xml.etree import ElementTree
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import pytest
 import yaml
