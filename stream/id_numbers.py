@@ -1,7 +1,8 @@
 """Dense numbers for user and session ids, so the rollups count distinct ids as roaring bitmaps.
 
 An id's number is the first row for it in `id_numbers` (infra/clickhouse/0015): the lowest
-`_block_number`, which the engine gives each insert when it commits, in commit order. A writer that
+`_block_number`, which the engine gives each insert when it commits, in commit order (checked on
+chDB 26.9: of two inserts, the one begun later but committed first got the lower number). A writer that
 meets ids it has no number for inserts a row for each, then reads back each id's first row. Of two
 writers numbering one id at once, the one that commits first wins and the other reads the winner's
 number back, since its own insert committed later: both use the same number, whichever reads
@@ -18,7 +19,7 @@ come from Keeper at insert, not in commit order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from clickhouse_connect.driver.client import Client
 
@@ -28,10 +29,12 @@ from stream.table_insert import TableInsert
 USER, SESSION = "user", "session"
 CACHE_LIMIT = 100_000  # ids per kind kept in memory (~15 MB each when full); then it starts afresh
 
-# {table}: the table's name, in full; the values travel as server-side parameters.
+# {table}: the table's name, in full; the values travel as server-side parameters. Both kinds at
+# once: a batch's new users and sessions cost three statements together (look up, insert, read back).
 FIRST_NUMBERS = """
 SELECT toString(kind), id, argMin(number, _block_number) FROM {table}
-WHERE kind = {{kind:String}} AND id IN {{ids:Array(String)}} GROUP BY kind, id
+WHERE (kind = 'user' AND id IN {{users:Array(String)}}) OR (kind = 'session' AND id IN {{sessions:Array(String)}})
+GROUP BY kind, id
 """
 NEXT_BLOCK = "SELECT max(block) + 1, count() FROM {table}"
 CLAIM_WINNER = "SELECT argMin(claimer, _block_number) FROM {table} WHERE block = {{block:UInt32}}"
@@ -53,26 +56,44 @@ class IdNumbers:
 
     def numbers(self, kind: str, ids: Sequence[str]) -> list[int]:
         """The number of each id, in order; numbers the ids that have none yet."""
-        known = self._known[kind]
-        missing = {i for i in ids if i not in known}
-        if missing and len(known) + len(missing) > CACHE_LIMIT:
-            known.clear()
-            missing = set(ids)
-        if missing:
-            for text in missing:
-                text.encode()  # an id that is not UTF-8 raises UnicodeEncodeError: the sink's refusal, as in its insert
-            found = self._first_numbers(kind, missing)
-            new = sorted(missing - found.keys())
-            if new:
-                self._insert_numbers([[kind] * len(new), new, self._allocate(len(new))])
-                found |= self._first_numbers(kind, new)
-            known.update(found)
-        return [known[i] for i in ids]
+        return self.numbers_of({kind: ids})[kind]
 
-    def _first_numbers(self, kind: str, ids: Iterable[str]) -> dict[str, int]:
+    def numbers_of(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, list[int]]:
+        """`numbers` of several kinds at once, in the same statements."""
+        missing: dict[str, set[str]] = {}
+        for kind, ids in wanted.items():
+            known = self._known[kind]
+            absent = {i for i in ids if i not in known}
+            if absent and len(known) + len(absent) > CACHE_LIMIT:
+                known.clear()
+                absent = set(ids)
+            if absent:
+                missing[kind] = absent
+        if missing:
+            for absent in missing.values():  # an id that is not UTF-8 raises UnicodeEncodeError here:
+                for text in absent:          # the sink's refusal, as in its insert
+                    text.encode()
+            found = self._first_numbers(missing)
+            new = {kind: sorted(absent - found[kind].keys()) for kind, absent in missing.items()}
+            new = {kind: ids for kind, ids in new.items() if ids}
+            if new:
+                kinds = [kind for kind, ids in new.items() for _ in ids]
+                ids = [i for kind_ids in new.values() for i in kind_ids]
+                self._insert_numbers([kinds, ids, self._allocate(len(ids))])
+                for kind, numbered in self._first_numbers(new).items():
+                    found[kind] |= numbered
+            for kind, numbered in found.items():
+                self._known[kind].update(numbered)
+        return {kind: [self._known[kind][i] for i in ids] for kind, ids in wanted.items()}
+
+    def _first_numbers(self, ids: Mapping[str, Iterable[str]]) -> dict[str, dict[str, int]]:
         rows = self._client.query(FIRST_NUMBERS.format(table=self._numbers_table),
-                                  parameters={"kind": kind, "ids": list(ids)}).result_rows
-        return {row[1]: row[2] for row in rows}
+                                  parameters={"users": list(ids.get(USER, ())),
+                                              "sessions": list(ids.get(SESSION, ()))}).result_rows
+        found: dict[str, dict[str, int]] = {kind: {} for kind in ids}
+        for kind, text, number in rows:
+            found[kind][text] = number
+        return found
 
     def _allocate(self, count: int) -> list[int]:
         numbers: list[int] = []

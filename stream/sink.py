@@ -143,8 +143,8 @@ class ClickHouseSink:
         started = time.perf_counter()
         try:
             data = columns.data
-            self._insert_actions([*data, self._numbers.numbers(USER, data[USER_ID]),
-                                  self._numbers.numbers(SESSION, data[SESSION_ID])])
+            numbers = self._numbers.numbers_of({USER: data[USER_ID], SESSION: data[SESSION_ID]})
+            self._insert_actions([*data, numbers[USER], numbers[SESSION]])
         except Exception as exc:
             self.recheck_stored()  # a failed insert may have stored part of what it was given
             if not refuses_rows(exc):

@@ -116,3 +116,15 @@ def test_the_migration_numbers_what_was_stored_before_it(chdb_dir: Path, tmp_pat
     old = dict(client.query("SELECT user_id, any(user_number) FROM actions GROUP BY user_id").result_rows)
     assert numbers.numbers(USER, ["u3", "new"])[0] == old["u3"]
     assert numbers.numbers(USER, ["new"])[0] >= ID_NUMBER_BLOCK > max(old.values())
+
+
+def test_users_and_sessions_are_numbered_together_as_each_kind_alone(settings: ClickHouseSettings) -> None:
+    together = IdNumbers(connect(settings)).numbers_of({USER: ["x", "y", "x"], SESSION: ["x", "s"]})
+    assert together[USER][0] == together[USER][2] != together[USER][1]
+    assert len({*together[USER], *together[SESSION]}) == 4, "an id of both kinds gets a number per kind"
+    alone = IdNumbers(connect(settings))  # a fresh writer reads them back, a kind at a time
+    assert alone.numbers(USER, ["x", "y"]) == together[USER][:2]
+    assert alone.numbers(SESSION, ["s", "x"]) == together[SESSION][::-1]
+    again = IdNumbers(connect(settings)).numbers_of({USER: ["y", "new"], SESSION: []})
+    assert again[USER][0] == together[USER][1] and again[USER][1] not in {*together[USER], *together[SESSION]}
+    assert again[SESSION] == []
