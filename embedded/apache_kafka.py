@@ -79,8 +79,11 @@ def missing(lib: Path = LIB_DIR) -> str | None:
 
 
 def new_cluster_id() -> str:
-    """What `kafka-storage.sh random-uuid` prints: 16 random bytes, URL-safe base64, no padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """What `kafka-storage.sh random-uuid` prints: 16 random bytes, URL-safe base64, no padding, and
+    never a leading "-" (Kafka's Uuid.randomUuid draws again: the tools would read it as an option)."""
+    while (text := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return text
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,10 @@ def test_three_nodes_replicate_internal_topics_three_ways(tmp_path: Path) -> Non
 def test_the_pom_pins_apache_kafka_4_1_or_newer() -> None:
     major, minor = (int(part) for part in apache_kafka.pinned_version().split(".")[:2])
     assert (major, minor) >= (4, 1)
+
+
+def test_a_new_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kafka-storage reads `-t -xyz` as a missing value and an option: Kafka's own ids never start so."""
+    drawn = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=bytes(16))])
+    monkeypatch.setattr(apache_kafka.uuid, "uuid4", lambda: next(drawn))
+    assert apache_kafka.new_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA", "the id that began with '-' was drawn again"
