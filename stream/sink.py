@@ -84,6 +84,7 @@ class Refusal:
 
 
 NUMBER_COLUMNS = ("user_number", "session_number")  # filled here, from the ids (stream/id_numbers.py)
+STORED_COLUMNS = COLUMNS + NUMBER_COLUMNS  # what the sink writes into `actions` (swap.py copies the same)
 USER_ID, SESSION_ID = COLUMNS.index("user_id"), COLUMNS.index("session_id")
 
 
@@ -92,7 +93,7 @@ class ClickHouseSink:
         """`numbers`: where user and session ids get their numbers; by default the client's database."""
         self._client = client
         self._numbers = numbers or IdNumbers(client)
-        self._insert_actions = TableInsert(client, "actions", COLUMNS + NUMBER_COLUMNS, INSERT_SETTINGS)
+        self._insert_actions = TableInsert(client, "actions", STORED_COLUMNS, INSERT_SETTINGS)
         self._max_backoff_s = max_backoff_s
         self._verified: set[tuple[str, int]] = set()
         self.rows_written = 0

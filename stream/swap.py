@@ -38,8 +38,7 @@ from stream import batch as batches
 from stream.archive import Record
 from stream.projections import derived_tables
 from stream.replay import ArchiveSource, Cursor, Rebuild
-from stream.sink import NUMBER_COLUMNS
-from stream.split import COLUMNS
+from stream.sink import STORED_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ WHERE inserted_at >= {since:DateTime64(3)}
       SELECT action_id FROM {live:Identifier}.actions
       WHERE event_id IN (SELECT event_id FROM {old:Identifier}.actions WHERE inserted_at >= {since:DateTime64(3)}))
 """
-COLUMN_LIST = ", ".join(COLUMNS + NUMBER_COLUMNS + ("inserted_at",))
+COLUMN_LIST = ", ".join(STORED_COLUMNS + ("inserted_at",))
 
 
 class SwapError(RuntimeError):
