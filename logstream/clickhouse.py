@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # User and session ids are numbered from claimed blocks of this many (infra/clickhouse/0015;
 # stream/id_numbers.py numbers live ids, logstream/seed.py seeded ones).
 ID_NUMBER_BLOCK = 4096
+NEXT_CLAIM_BLOCK = "SELECT if(count() = 0, 0, max(block) + 1) FROM {table}"  # {table}: number_claims, in full
 # The embedded engine's cache of decompressed blocks (ClickHouse's is off unless configured): reads
 # that come back to the same granules (a dashboard's first pages, the newest rows) skip decompressing
 # them. Reads ask for it (query_api/store.py); large reads bypass it by themselves.
@@ -61,6 +62,11 @@ def connect(settings: ClickHouseSettings, *, database: bool = True) -> Client:
         return clickhouse_connect.get_client(dsn=dsn, chdb_options=CHDB_OPTIONS, **kwargs)
     return clickhouse_connect.get_client(dsn=dsn, connect_timeout=5, send_receive_timeout=60,
                                          autogenerate_session_id=False, **kwargs)
+
+
+def first_number_of_block(block: int) -> int:
+    """The first number a claimed block hands out (0 is no number)."""
+    return max(block * ID_NUMBER_BLOCK, 1)
 
 
 def chdb_connection(path: str) -> str:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ID_NUMBER_BLOCK, connect, migrate
+from logstream.clickhouse import ID_NUMBER_BLOCK, NEXT_CLAIM_BLOCK, connect, first_number_of_block, migrate
 from logstream.progress import Progress
 from logstream.settings import ClickHouseSettings
 
@@ -92,7 +92,6 @@ INSERT INTO id_numbers (kind, id, number)
 SELECT {kind:String}, lower(hex(cityHash64({seed:UInt64}, {kind:String}, number))), {first:UInt32} + number
 FROM numbers({start:UInt64}, {count:UInt64})
 """
-NEXT_FREE_BLOCK = "SELECT if(count() = 0, 0, max(block) + 1) FROM number_claims"
 SEED_CLAIMS = """
 INSERT INTO number_claims (block, claimer)
 SELECT number, toUUID('00000000-0000-0000-0000-000000000000') FROM numbers({first:UInt32}, {count:UInt32})
@@ -138,9 +137,9 @@ def seed_actions(client: Client, plan: SeedPlan, progress: Callable[[int], None]
 
 def _claim_numbers(client: Client, count: int) -> int:
     """Claims enough blocks for `count` numbers (seeding runs alone); the first number."""
-    block = client.query(NEXT_FREE_BLOCK).result_rows[0][0]
+    block = client.query(NEXT_CLAIM_BLOCK.format(table="number_claims")).result_rows[0][0]
     client.command(SEED_CLAIMS, parameters={"first": block, "count": count // ID_NUMBER_BLOCK + 1})
-    return max(block * ID_NUMBER_BLOCK, 1)  # 0 is no number
+    return first_number_of_block(block)
 
 
 def _number_ids(client: Client, plan: SeedPlan, kind: str, first: int, start: int, count: int) -> None:

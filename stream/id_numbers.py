@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ID_NUMBER_BLOCK
+from logstream.clickhouse import ID_NUMBER_BLOCK, NEXT_CLAIM_BLOCK, first_number_of_block
 from stream.table_insert import TableInsert
 
 USER, SESSION = "user", "session"
@@ -36,7 +36,6 @@ SELECT toString(kind), id, argMin(number, _block_number) FROM {table}
 WHERE (kind = 'user' AND id IN {{users:Array(String)}}) OR (kind = 'session' AND id IN {{sessions:Array(String)}})
 GROUP BY kind, id
 """
-NEXT_BLOCK = "SELECT max(block) + 1, count() FROM {table}"
 CLAIM_WINNER = "SELECT argMin(claimer, _block_number) FROM {table} WHERE block = {{block:UInt32}}"
 
 
@@ -74,8 +73,7 @@ class IdNumbers:
                 for text in absent:          # the sink's refusal, as in its insert
                     text.encode()
             found = self._first_numbers(missing)
-            new = {kind: sorted(absent - found[kind].keys()) for kind, absent in missing.items()}
-            new = {kind: ids for kind, ids in new.items() if ids}
+            new = {kind: sorted(fresh) for kind, absent in missing.items() if (fresh := absent - found[kind].keys())}
             if new:
                 kinds = [kind for kind, ids in new.items() for _ in ids]
                 ids = [i for kind_ids in new.values() for i in kind_ids]
@@ -107,11 +105,10 @@ class IdNumbers:
 
     def _claim_block(self) -> None:
         while True:
-            block, claims = self._client.query(NEXT_BLOCK.format(table=self._claims_table)).result_rows[0]
-            block = block if claims else 0
+            block = self._client.query(NEXT_CLAIM_BLOCK.format(table=self._claims_table)).result_rows[0][0]
             self._client.insert(self._claims_table, [[block, self._claimer]], column_names=["block", "claimer"])
             winner = self._client.query(CLAIM_WINNER.format(table=self._claims_table),
                                         parameters={"block": block}).result_rows[0][0]
             if winner == self._claimer:
-                self._next, self._end = max(block * ID_NUMBER_BLOCK, 1), (block + 1) * ID_NUMBER_BLOCK  # 0: no number
+                self._next, self._end = first_number_of_block(block), (block + 1) * ID_NUMBER_BLOCK
                 return
