@@ -28,6 +28,10 @@ NEXT_CLAIM_BLOCK = "SELECT if(count() = 0, 0, max(block) + 1) FROM {table}"  # {
 # The embedded engine's cache of decompressed blocks (ClickHouse's is off unless configured): reads
 # that come back to the same granules (a dashboard's first pages, the newest rows) skip decompressing
 # them. Reads ask for it (query_api/store.py); large reads bypass it by themselves.
+# infra/clickhouse/0016: what most rollups are fed from, after the rows are in `actions` (stream/rollup_feed.py)
+ROLLUP_FEED = "actions_rollup_feed"
+ROLLUP_FEED_COLUMNS = ("user_id", "session_id", "user_number", "session_number", "type", "time", "properties",
+                       "kafka_topic", "kafka_partition", "kafka_offset")
 CHDB_OPTIONS = {"uncompressed_cache_size": str(256 << 20)}
 DATABASE_PARAMETER = "{database:String}"  # the migrated database's name, where a migration needs it
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")

@@ -24,7 +24,15 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ID_NUMBER_BLOCK, NEXT_CLAIM_BLOCK, connect, first_number_of_block, migrate
+from logstream.clickhouse import (
+    ID_NUMBER_BLOCK,
+    NEXT_CLAIM_BLOCK,
+    ROLLUP_FEED,
+    ROLLUP_FEED_COLUMNS,
+    connect,
+    first_number_of_block,
+    migrate,
+)
 from logstream.progress import Progress
 from logstream.settings import ClickHouseSettings
 
@@ -111,6 +119,12 @@ class SeedPlan:
     seed: int = 1
 
 
+# The chunk's rows, to the rollups fed after `actions` (infra/clickhouse/0016).
+FEED_SEEDED = (f"INSERT INTO {ROLLUP_FEED} ({', '.join(ROLLUP_FEED_COLUMNS)}) SELECT {', '.join(ROLLUP_FEED_COLUMNS)} "
+               "FROM actions WHERE kafka_topic = 'seed' AND kafka_partition = 0 "
+               "AND kafka_offset >= {first:UInt64} AND kafka_offset < {end:UInt64}")
+
+
 def seed_actions(client: Client, plan: SeedPlan, progress: Callable[[int], None] | None = None) -> float:
     """Insert `plan.actions` actions in chunks; returns the seconds it took."""
     started = time.perf_counter()
@@ -128,6 +142,8 @@ def seed_actions(client: Client, plan: SeedPlan, progress: Callable[[int], None]
             "seed": plan.seed, "users": plan.users, "days": plan.days, "end": end,
             "first_session": first_session, "sessions": sessions, "limit": chunk,
             "first_user_number": first_user_number, "first_session_number": first_session_number})
+        client.command(FEED_SEEDED, parameters={"first": first_session * 1000,
+                                                "end": (first_session + sessions) * 1000})
         first_session += sessions
         done += chunk
         if progress:

@@ -55,16 +55,22 @@ class BatchProcessor:
         self._max_backoff_s = max_backoff_s
         self._max_future = max_future
         self.in_flight = False
+        self._drain_first = False
         self.last_batch_at = 0.0  # monotonic
         self.first_batch_wall = 0.0  # epoch seconds, for rates measured across processes
         self.last_batch_wall = 0.0
         self.records = 0
         self.positions: dict[tuple[str, int], int] = {}  # the offset after the last record processed
 
-    async def process(self, events: Sequence[EventT]) -> None:
+    async def process(self, events: Sequence[EventT]) -> asyncio.Future[None] | None:
+        """Stores the batch; returns what the batch's ack must wait for: its rows fed to the
+        rollups (stream/rollup_feed.py), which runs beside the next batch. None: ack at once."""
         self.in_flight = True
         try:
             life = await self.watermarks.life() if self.watermarks is not None else None
+            if self._drain_first:  # the dedup reads what was fed: nothing may still be on its way
+                await self.sink.feed.drain()
+                self._drain_first = False
             await until_done(lambda: self._process_once(events, life), what="batch", max_backoff_s=self._max_backoff_s,
                              on_failure=lambda _: self.recheck_stored())
         except asyncio.CancelledError:
@@ -85,8 +91,11 @@ class BatchProcessor:
         self.last_batch_at = time.monotonic()
         self.last_batch_wall = time.time()
         self.first_batch_wall = self.first_batch_wall or self.last_batch_wall
+        unfed = self.sink.take_unfed()
+        return self.sink.feed.submit(unfed) if unfed[0] else None
 
     def recheck_stored(self) -> None:
+        self._drain_first = True
         self.sink.recheck_stored()
         if self.archive is not None:
             self.archive.recheck_stored()
@@ -190,8 +199,12 @@ def create_faust_app(settings: StreamSettings, processor: BatchProcessor,
 
     @app.agent(topic, name="split_actions")
     async def split_actions(stream: faust.StreamT[bytes]) -> None:
-        async for events in take_buffered(stream, settings.stream_batch_size, within=settings.stream_batch_within_s):
-            await processor.process(events)
+        ack_after: dict[int, asyncio.Future[None]] = {}
+        async for events in take_buffered(stream, settings.stream_batch_size, within=settings.stream_batch_within_s,
+                                          ack_after=ack_after):
+            fed = await processor.process(events)
+            if fed is not None:
+                ack_after[id(events)] = fed
 
     if erasures is not None:
         @app.agent(app.topic(settings.erasures_topic, key_type=bytes, value_type=bytes), name="erase_users")

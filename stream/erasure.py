@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from stream.projections import AGGREGATE, COLUMNS_OF, SOURCE, VIEW_SOURCE, VIEW_TARGET, VIEWS_OF
+from stream.projections import AGGREGATE, BOOKKEEPING, COLUMNS_OF, FEED, SOURCE, VIEW_SOURCE, VIEW_TARGET, VIEWS_OF
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ class Rollup:
 
     def over(self, database: str, source: str) -> str:
         """The view's SELECT reading `source` (a table or a parenthesized query) instead of `actions`."""
-        pattern = re.compile(rf"\b{re.escape(database)}\.{SOURCE}\b|`{re.escape(database)}`\.`{SOURCE}`")
+        db, table = re.escape(database), f"(?:{SOURCE}|{FEED})"
+        pattern = re.compile(rf"\b{db}\.{table}\b|`{db}`\.`{table}`")
         query, found = pattern.subn(source, self.select)
         if found != 1:
             raise ErasureError(f"the view of {self.table} reads actions {found} times; erasure cannot correct it")
@@ -88,7 +89,9 @@ def rollups_of(client: Client, database: str) -> list[Rollup]:
         source, target = VIEW_SOURCE.search(create), VIEW_TARGET.search(create)
         if not (source and target and source["db"] == database == target["db"]):
             continue
-        if source["table"] != SOURCE:
+        if target["table"] in BOOKKEEPING:
+            continue
+        if source["table"] not in (SOURCE, FEED):
             raise ErasureError(f"view {name} reads {source['table']}, not actions: erasure cannot correct it")
         select = client.query(VIEW_SELECT, parameters={"db": database, "n": name}).result_rows[0][0]
         columns = client.query(COLUMNS_OF, parameters={"db": database, "table": target["table"]}).result_rows
@@ -119,6 +122,17 @@ WHERE database = {db:String} AND table IN {t:Array(String)}
 """
 ACTIVE_PARTITIONS = """
 SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active
+"""
+NOT_YET_FED = """
+SELECT c.kafka_topic, c.kafka_partition, c.newest FROM
+    (SELECT kafka_topic, kafka_partition, max(kafka_offset) AS newest FROM {captured}
+     GROUP BY kafka_topic, kafka_partition) AS c
+LEFT JOIN
+    (SELECT kafka_topic, kafka_partition, max(fed_offset) AS fed FROM {fed}
+     GROUP BY kafka_topic, kafka_partition) AS f
+USING (kafka_topic, kafka_partition)
+WHERE f.fed IS NULL OR c.newest > f.fed
+SETTINGS join_use_nulls = 1
 """
 PARTITION_KEY = "SELECT partition_key FROM system.tables WHERE database = {db:String} AND name = {n:String}"
 VIEW_SELECT = "SELECT as_select FROM system.tables WHERE database = {db:String} AND name = {n:String}"
@@ -215,7 +229,20 @@ class Eraser:
                             f"EMPTY AS SELECT * FROM {self._name(SOURCE)}", settings=WITH_MATERIALIZED)
         self.client.command(f"INSERT INTO {captured} SELECT * FROM {self._name(SOURCE)} WHERE {where}",
                             parameters=parameters, settings=WITH_MATERIALIZED)
+        self._wait_until_fed(captured)
         return self.client.query(f"SELECT count() FROM {captured}").result_rows[0][0]
+
+    def _wait_until_fed(self, captured: str) -> None:
+        """The rollups fed after the rows (stream/rollup_feed.py) must count every captured row before
+        the deltas and recomputes are taken from them; feeds run in offset order, a batch's soon after it."""
+        deadline = time.monotonic() + max(self.settle_s, 30.0)
+        while True:
+            behind = self.client.query(NOT_YET_FED.format(captured=captured, fed=self._name("rollups_fed"))).result_rows
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise ErasureError(f"the rollups were not fed up to the user's rows in time: {behind[:3]}")
+            time.sleep(0.05)
 
     def _stage_deltas(self, captured: str, rollups: list[Rollup], progress: Progress) -> None:
         for rollup in rollups:

@@ -12,7 +12,11 @@ import re
 
 from clickhouse_connect.driver.client import Client
 
+from logstream.clickhouse import ROLLUP_FEED
+
 SOURCE = "actions"
+FEED = ROLLUP_FEED  # carries the rows of `actions` to most rollups (stream/rollup_feed.py)
+BOOKKEEPING = frozenset({"rollups_fed"})  # filled through the feed, but says what was fed, not what the log holds
 VIEWS_OF = """
 SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView'
 """
@@ -26,17 +30,18 @@ VIEW_SOURCE = re.compile(r"\bFROM\s+`?(?P<db>[A-Za-z0-9_]+)`?\.`?(?P<table>[A-Za
 AGGREGATE = re.compile(r"^(?:Simple)?AggregateFunction\((?P<function>\w+)")
 
 
-def derived_tables(client: Client, database: str) -> list[str]:
-    """`actions` and the targets of the views fed from it, transitively, in a stable order."""
+def derived_tables(client: Client, database: str, *, bookkeeping: bool = False) -> list[str]:
+    """`actions` and the targets of the views fed from it, transitively, in a stable order; with
+    `bookkeeping`, the tables that say what was fed too (they travel with the rollups in a swap)."""
     edges: list[tuple[str, str]] = []
     for _, query in client.query(VIEWS_OF, parameters={"db": database}).result_rows:
         source, target = VIEW_SOURCE.search(query), VIEW_TARGET.search(query)
         if source and target and source["db"] == database == target["db"]:
-            edges.append((source["table"], target["table"]))
+            edges.append((SOURCE if source["table"] == FEED else source["table"], target["table"]))
     found = [SOURCE]
     for table in found:
         found += sorted(t for s, t in edges if s == table and t not in found)
-    return found
+    return found if bookkeeping else [table for table in found if table not in BOOKKEEPING]
 
 
 def merged_totals(client: Client, database: str, table: str) -> dict[str, object]:

@@ -11,6 +11,9 @@ class StreamSettings(KafkaSettings, ClickHouseSettings, ContractSettings, Metric
     # A batch is stored as soon as the consumer has nothing more buffered (stream/take.py), or at
     # stream_batch_size records; this bounds the wait of a partial batch while records keep trickling in.
     stream_batch_within_s: float = Field(0.2, gt=0, le=60)
+    # How long stored rows wait for more before they are fed to the rollups that summaries read
+    # (stream/rollup_feed.py): how far summaries may lag the rows, beyond the feed itself.
+    stream_rollup_gather_s: float = Field(0.2, ge=0, le=10)
     # Longest wait of a fetch on a quiet topic (Faust's own 1.5 s delays records on the embedded broker,
     # which answers a fetch only when this wait is over): a lower bound of freshness there.
     stream_fetch_max_wait_ms: int = Field(10, ge=1, le=10_000)

@@ -28,6 +28,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 from stream import metrics
 from stream.id_numbers import SESSION, USER, IdNumbers
 from stream.retry import until_done
+from stream.rollup_feed import RollupFeed, Rows, feed_rows, joined
 from stream.split import COLUMNS, Columns, Source
 from stream.table_insert import TableInsert
 
@@ -85,14 +86,21 @@ class Refusal:
 
 NUMBER_COLUMNS = ("user_number", "session_number")  # filled here, from the ids (stream/id_numbers.py)
 STORED_COLUMNS = COLUMNS + NUMBER_COLUMNS  # what the sink writes into `actions` (swap.py copies the same)
-USER_ID, SESSION_ID = COLUMNS.index("user_id"), COLUMNS.index("session_id")
+USER_ID, SESSION_ID, TOPIC = COLUMNS.index("user_id"), COLUMNS.index("session_id"), COLUMNS.index("kafka_topic")
 
 
 class ClickHouseSink:
-    def __init__(self, client: Client, *, max_backoff_s: float, numbers: IdNumbers | None = None):
-        """`numbers`: where user and session ids get their numbers; by default the client's database."""
+    def __init__(self, client: Client, *, max_backoff_s: float, numbers: IdNumbers | None = None,
+                 feed: RollupFeed | None = None, feed_later: bool = False):
+        """`numbers`: where user and session ids get their numbers; by default the client's database.
+        The rows stored are fed to the rollups (stream/rollup_feed.py) in the same call, or, with
+        `feed_later`, kept for the caller to feed once it has answered (`take_unfed`). `feed`: by
+        default on the sink's client; a caller that feeds beside the next insert gives it a client of its own."""
         self._client = client
         self._numbers = numbers or IdNumbers(client)
+        self.feed = feed or RollupFeed(client, max_backoff_s=max_backoff_s)
+        self._feed_later = feed_later
+        self._unfed: list[Rows] = []
         self._insert_actions = TableInsert(client, "actions", STORED_COLUMNS, INSERT_SETTINGS)
         self._max_backoff_s = max_backoff_s
         self._verified: set[tuple[str, int]] = set()
@@ -125,9 +133,11 @@ class ClickHouseSink:
     def write_now(self, columns: Columns, recheck_events: set[int] | frozenset[int] = frozenset()) -> list[Refusal]:
         """One attempt, in the caller's thread: `write` retries it; tests and tools call it directly."""
         started = time.perf_counter()
+        self._unfed = []
         first_offsets = columns.first_offsets()  # one pass over the batch, for the dedup and the log line
         stored = self._stored_action_ids(first_offsets) | self._stored_for_events(recheck_events)
         if stored:
+            self._feed_stored(columns, stored)
             before = len(columns)
             columns = columns.without(stored)
             self.duplicates_skipped += before - len(columns)
@@ -143,9 +153,9 @@ class ClickHouseSink:
     def _insert(self, columns: Columns) -> list[Refusal]:
         started = time.perf_counter()
         try:
-            data = columns.data
-            numbers = self._numbers.numbers_of({USER: data[USER_ID], SESSION: data[SESSION_ID]})
-            self._insert_actions([*data, numbers[USER], numbers[SESSION]])
+            numbered = self._numbered(columns)
+            self._insert_actions(numbered)
+            self._to_feed(numbered)
         except Exception as exc:
             self.recheck_stored()  # a failed insert may have stored part of what it was given
             if not refuses_rows(exc):
@@ -156,6 +166,33 @@ class ClickHouseSink:
         metrics.ROWS_INSERTED.inc(len(columns))
         metrics.observe_freshness(columns.data[8], columns.data[10], columns.data[11])
         return []
+
+    def take_unfed(self) -> Rows:
+        """With `feed_later`: the rows the last `write` stored (or found stored) and did not feed."""
+        unfed, self._unfed = self._unfed, []
+        return joined(unfed)
+
+    def _numbered(self, columns: Columns) -> list[list]:
+        """The batch in STORED_COLUMNS order: its columns and the numbers of its ids."""
+        data = columns.data
+        numbers = self._numbers.numbers_of({USER: data[USER_ID], SESSION: data[SESSION_ID]})
+        return [*data, numbers[USER], numbers[SESSION]]
+
+    def _to_feed(self, numbered: list[list]) -> None:
+        rows = feed_rows(STORED_COLUMNS, numbered)
+        if self._feed_later:
+            self._unfed.append(rows)
+        else:
+            self.feed.feed_now(rows)
+
+    def _feed_stored(self, columns: Columns, stored: set[int]) -> None:
+        """Rows a failed or interrupted attempt stored but did not feed: past their partition's fed offset."""
+        fed = self.feed.fed_offsets(set(columns.data[TOPIC]))
+        topics, partitions, offsets, action_ids = (columns.data[i] for i in (TOPIC, TOPIC + 1, TOPIC + 2, 0))
+        unfed = [i for i, action_id in enumerate(action_ids)
+                 if action_id in stored and offsets[i] > fed.get((topics[i], partitions[i]), -1)]
+        if unfed:
+            self._to_feed(self._numbered(columns.rows_at(unfed)))
 
     def _isolate(self, columns: Columns, message: str) -> list[Refusal]:
         """Split a refused batch at record boundaries until each refusing record is alone."""

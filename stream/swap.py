@@ -15,13 +15,15 @@ the stream may still insert it would be stored twice. Hence:
    stream inserts into the rebuilt tables: records the replay has not stored, by rule 1.
 3. What the stream inserted into the old `actions` after the replay began and the replay has not
    stored (an insert in flight across the exchange, records stored after the last round's check)
-   is copied into the live `actions` (its views fill the rollups), skipping action ids already
+   is copied into the live `actions` and fed to the live rollups, skipping action ids already
    there; repeated until a pass finds nothing, for at least `settle_s` after the exchange.
 
 What is left: an insert into the old `actions` that began before the exchange and ends more than
 `settle_s` after it (rule 3 has stopped looking) would be missing from the live tables; and a
 batch Kafka re-delivers (a rebalance) during rule 3 could be checked by the sink just before a
-copy of the same rows. `logstream replay --verify` after a swap shows either. A record the stream
+copy of the same rows; and a batch the stream stored in the old `actions` just before the exchange
+but fed to the rollups just after it (stream/rollup_feed.py) is counted twice in the live rollups,
+once by that feed and once by rule 3. `logstream replay --verify` after a swap shows any of these. A record the stream
 archived but never stored (the broker lost in between) is left out by rule 1; the next replay
 stores it.
 """
@@ -34,6 +36,7 @@ import uuid
 
 from clickhouse_connect.driver.client import Client
 
+from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS
 from stream import batch as batches
 from stream.archive import Record
 from stream.projections import derived_tables
@@ -53,6 +56,11 @@ WHERE inserted_at >= {since:DateTime64(3)}
       WHERE event_id IN (SELECT event_id FROM {old:Identifier}.actions WHERE inserted_at >= {since:DateTime64(3)}))
 """
 COLUMN_LIST = ", ".join(STORED_COLUMNS + ("inserted_at",))
+COPY_ROWS = (f"INSERT INTO {{live:Identifier}}.actions ({COLUMN_LIST}) SELECT {COLUMN_LIST} "
+             "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
+FEED_LIST = ", ".join(ROLLUP_FEED_COLUMNS)
+FEED_ROWS = (f"INSERT INTO {{live:Identifier}}.{ROLLUP_FEED} ({FEED_LIST}) SELECT {FEED_LIST} "
+             "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
 
 
 class SwapError(RuntimeError):
@@ -112,8 +120,8 @@ def catch_up(client: Client, live: str, source: ArchiveSource, rebuild: Rebuild,
 
 def exchange(client: Client, live: str, rebuilt: str) -> list[str]:
     """Rule 2: `actions` and every rollup, swapped in one statement."""
-    tables = derived_tables(client, rebuilt)
-    missing = sorted(set(tables) - set(derived_tables(client, live)))
+    tables = derived_tables(client, rebuilt, bookkeeping=True)
+    missing = sorted(set(tables) - set(derived_tables(client, live, bookkeeping=True)))
     if missing:
         raise SwapError(f"the live database lacks {', '.join(missing)}: run `logstream migrate` first")
     client.command("EXCHANGE TABLES " + ", ".join(f"`{live}`.`{t}` AND `{rebuilt}`.`{t}`" for t in tables))
@@ -127,12 +135,13 @@ def copy_late_rows(client: Client, live: str, old: str, since: object, *, settle
     copied = 0
     parameters = {"old": old, "live": live, "since": since}
     while True:
-        late = client.query("SELECT count() " + LATE_ROWS, parameters=parameters).result_rows[0][0]
-        if late:
-            client.command(f"INSERT INTO {{live:Identifier}}.actions ({COLUMN_LIST}) SELECT {COLUMN_LIST} "
-                           + LATE_ROWS, parameters=parameters)
-            copied += late
-        elif time.monotonic() - exchanged >= settle_s:
+        late = [row[0] for row in client.query("SELECT action_id " + LATE_ROWS, parameters=parameters).result_rows]
+        for start in range(0, len(late), IDS_PER_QUERY):
+            chunk = {**parameters, "ids": late[start:start + IDS_PER_QUERY]}
+            client.command(COPY_ROWS, parameters=chunk)
+            client.command(FEED_ROWS, parameters=chunk)  # after the rows, as the stream feeds (rollup_feed.py)
+        copied += len(late)
+        if not late and time.monotonic() - exchanged >= settle_s:
             return copied
         time.sleep(0.5)
 

@@ -33,13 +33,28 @@ async def delivers_more(queue: Any) -> bool:
     return False
 
 
-async def take_buffered(stream: Any, max_: int, within: float) -> AsyncIterator[list[EventT]]:
+async def ack_when_done(stream: Any, batch: list[EventT], pending: asyncio.Future[None]) -> None:
+    """Ack `batch` once `pending` succeeds; never, if it fails or is cancelled (the worker is stopping):
+    its offsets are then not committed and Kafka delivers the batch again."""
+    try:
+        await asyncio.shield(pending)
+    except BaseException:
+        return
+    for event in batch:
+        await stream.ack(event)
+
+
+async def take_buffered(stream: Any, max_: int, within: float,
+                        ack_after: dict[int, asyncio.Future[None]] | None = None) -> AsyncIterator[list[EventT]]:
+    """With `ack_after`: a batch whose id the consumer put there (while the batch was its) is acked
+    only once that future is done, while the next batch is taken."""
     events: list[EventT] = []
     ready = asyncio.Event()  # the batch is full, or the queue ran dry
     consumed = asyncio.Event()
     consuming: asyncio.Future[None] | None = None
     queue = stream.channel.queue
     enable_acks = stream.enable_acks
+    acking: set[asyncio.Task[None]] = set()  # deferred acks, referenced until done
 
     async def add_to_buffer(value: Any) -> Any:
         nonlocal consuming
@@ -79,8 +94,13 @@ async def take_buffered(stream: Any, max_: int, within: float) -> AsyncIterator[
                 yield batch
             finally:
                 events.clear()
-                for event in batch:
-                    await stream.ack(event)
+                pending = ack_after.pop(id(batch), None) if ack_after is not None else None
+                if pending is None:
+                    for event in batch:
+                        await stream.ack(event)
+                else:
+                    acking.add(asyncio.ensure_future(ack_when_done(stream, batch, pending)))
+                    acking = {task for task in acking if not task.done()}
                 if not consuming.done():
                     consuming.set_result(None)
                 ready.clear()

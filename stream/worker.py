@@ -19,6 +19,7 @@ from stream.dlq import DeadLetters
 from stream.erasure import Eraser
 from stream.erasure_requests import ErasureRequests
 from stream.retention import Retention
+from stream.rollup_feed import RollupFeed
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink
 from stream.suppression import Suppression
@@ -35,7 +36,11 @@ class StreamWorker:
         backoff = settings.stream_retry_max_backoff_s
         archive = Archive(self._client, lambda: topic_id(settings, settings.raw_topic),
                           max_backoff_s=backoff) if settings.archive_enabled else None
-        self.processor = BatchProcessor(ClickHouseSink(self._client, max_backoff_s=backoff),
+        self._feed_client = connect(settings)  # rollups are fed beside the next batch's insert
+        sink = ClickHouseSink(self._client, max_backoff_s=backoff, feed_later=True,
+                              feed=RollupFeed(self._feed_client, max_backoff_s=backoff,
+                                              gather_s=settings.stream_rollup_gather_s))
+        self.processor = BatchProcessor(sink,
                                         DeadLetters(settings, archive), backoff,
                                         settings.stream_max_record_bytes, settings.max_future, archive,
                                         ActionsTopic(settings) if settings.stream_publish_actions else None,
@@ -128,6 +133,10 @@ class StreamWorker:
         if self.settings.stream_drain_on_stop:
             await self.drain()
         await self.app.stop()
+        try:  # what was stored is fed too, unless the engine is gone (then Kafka delivers it again)
+            await asyncio.wait_for(self.processor.sink.feed.drain(), self.settings.stream_drain_timeout_s)
+        except TimeoutError:
+            log.error("rollups not fed before stopping; the unfed batches are delivered again at the next start")
         if self._unregister_lag is not None:
             self._unregister_lag()
         self.processor.dead_letters.close()
@@ -137,4 +146,5 @@ class StreamWorker:
             self.processor.watermarks.close()
         self._client.close()
         self._eraser_client.close()
+        self._feed_client.close()
         log.info("stream worker stopped")

@@ -1,0 +1,110 @@
+"""The rollups summaries and analytics read, filled after a batch's rows are queryable.
+
+Eight of the views that `actions` fed read `actions_rollup_feed` instead (infra/clickhouse/0016),
+a table that stores nothing. The sink inserts a batch into `actions` (whose own two views serve
+reads that must see a write at once); the stream worker answers read-your-writes (the watermark),
+then feeds the same rows here. Feeds run one at a time in the order submitted, beside the next
+batch's insert, and a batch is acked only once its rows are fed, so Kafka delivers it again after
+a crash. The same insert records the highest offset fed per partition (`rollups_fed`): a batch
+delivered again feeds exactly its rows that are stored but were not fed (`ClickHouseSink`).
+
+Summaries lag the rows by one feed (a few tens of milliseconds on an idle stack).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS
+from stream.retry import until_done
+from stream.table_insert import TableInsert
+
+FEED_COLUMNS = ROLLUP_FEED_COLUMNS
+FED_OFFSETS = """
+SELECT kafka_topic, kafka_partition, max(fed_offset) FROM rollups_fed
+WHERE kafka_topic IN {topics:Array(String)} GROUP BY kafka_topic, kafka_partition
+"""
+
+Rows = list[list[Any]]  # one list per column of FEED_COLUMNS
+
+
+def feed_rows(columns: Sequence[str], data: Sequence[Sequence[Any]]) -> Rows:
+    """The feed's columns of a batch held as `columns`."""
+    return [list(data[columns.index(name)]) for name in FEED_COLUMNS]
+
+
+def joined(batches: Iterable[Rows]) -> Rows:
+    merged: Rows = [[] for _ in FEED_COLUMNS]
+    for rows in batches:
+        for column, values in zip(merged, rows, strict=True):
+            column.extend(values)
+    return merged
+
+
+class RollupFeed:
+    def __init__(self, client: Client, *, max_backoff_s: float = 5.0, gather_s: float = 0.0):
+        """`gather_s`: how long submitted rows wait for more before they are fed (`submit`)."""
+        self._client = client
+        self._insert = TableInsert(client, ROLLUP_FEED, FEED_COLUMNS)
+        self._max_backoff_s = max_backoff_s
+        self._gather_s = gather_s
+        self._queue: list[tuple[Rows, asyncio.Future[None]]] = []
+        self._feeding: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()
+        self.rows_fed = 0
+
+    def feed_now(self, rows: Rows) -> None:
+        """One attempt, in the caller's thread."""
+        if rows[0]:
+            self._insert(rows)
+            self.rows_fed += len(rows[0])
+
+    def fed_offsets(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+        """The highest offset fed of each partition of these topics that has any."""
+        result = self._client.query(FED_OFFSETS, parameters={"topics": sorted(set(topics))})
+        return {(topic, partition): offset for topic, partition, offset in result.result_rows}
+
+    def submit(self, rows: Rows) -> asyncio.Future[None]:
+        """Feed `rows` after everything submitted before; done once they are fed. The first rows
+        submitted after a feed wait `gather_s` for more, and all are fed in one insert: a client
+        posting one log after another then meets a feed in the engine at most once per `gather_s`,
+        and under load the feeds are few and large."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((rows, done))
+        if self._feeding is None or self._feeding.done():
+            self._feeding = asyncio.ensure_future(self._feed_queued())
+        return done
+
+    async def drain(self) -> None:
+        """Returns once everything submitted is fed, without waiting to gather more."""
+        self._hurry.set()
+        try:
+            while self._feeding is not None and not self._feeding.done():
+                await asyncio.shield(self._feeding)
+        finally:
+            self._hurry.clear()
+
+    async def _feed_queued(self) -> None:
+        while self._queue:
+            if self._gather_s and not self._hurry.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), self._gather_s)
+            taken, self._queue = self._queue, []
+            merged = joined(rows for rows, _ in taken)
+            try:
+                await until_done(lambda rows=merged: asyncio.to_thread(self.feed_now, rows), what="rollup feed",
+                                 max_backoff_s=self._max_backoff_s)
+            except BaseException as exc:
+                for _, done in taken + self._queue:
+                    if not done.done():
+                        done.set_exception(exc) if isinstance(exc, Exception) else done.cancel()
+                self._queue = []
+                raise
+            for _, done in taken:
+                if not done.done():
+                    done.set_result(None)
