@@ -112,8 +112,9 @@ def http_floor(body: bytes, *, connections: int, duration_s: float) -> float:
 
 
 def clickhouse_insert(records: list[bytes], workdir: Path) -> float:
-    """Rows/s of the sink's columnar insert of the same rows, straight into chDB (in this process)."""
-    from logstream.clickhouse import connect, migrate
+    """Rows/s of the sink's columnar inserts of the same rows (into `actions`, then the rollups'
+    feed: stream/rollup_feed.py), straight into chDB (in this process)."""
+    from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, connect, migrate
     from logstream.settings import ClickHouseSettings
     from stream import batch
     from stream.split import COLUMNS, Source
@@ -127,4 +128,8 @@ def clickhouse_insert(records: list[bytes], workdir: Path) -> float:
     for start in range(0, len(built), step):
         chunk = [column[start:start + step] for column in built.data]
         client.insert("actions", chunk, column_names=COLUMNS, column_oriented=True)
+        by_name = dict(zip(COLUMNS, chunk, strict=True)) | {"user_number": [0] * len(chunk[0]),
+                                                             "session_number": [0] * len(chunk[0])}
+        client.insert(ROLLUP_FEED, [by_name[c] for c in ROLLUP_FEED_COLUMNS], column_names=ROLLUP_FEED_COLUMNS,
+                      column_oriented=True)
     return len(built) / (time.perf_counter() - started)

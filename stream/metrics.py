@@ -38,6 +38,11 @@ BATCH_RECORDS = Histogram("logstream_stream_batch_records", "Records in a batch"
                           buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000), registry=None)
 INSERT_SECONDS = Histogram("logstream_stream_insert_seconds", "Time of one successful ClickHouse insert",
                            buckets=LATENCY_BUCKETS, registry=None)
+ROLLUP_FEED_SECONDS = Histogram("logstream_stream_rollup_feed_seconds",
+                                "Time of one successful feed of stored rows to the summaries' rollups",
+                                buckets=LATENCY_BUCKETS, registry=None)
+ROWS_FED = Counter("logstream_stream_rows_fed", "Action rows fed to the summaries' rollups after they were stored",
+                   registry=None)
 RETRIES = Counter("logstream_stream_retries", "Failed attempts retried, by operation and cause (exception class)",
                   ["operation", "cause"], registry=None)
 FRESHNESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -90,7 +95,7 @@ ACTIONS_EXPIRED = Counter("logstream_stream_actions_expired",
 ERASURES = Counter("logstream_stream_erasures", "Erasure requests carried out, by outcome", ["outcome"], registry=None)
 FAMILIES = (RECORDS_CONSUMED, ROWS_INSERTED, DUPLICATES_SKIPPED, DEAD_LETTERS, BATCHES, BATCH_RECORDS,
             INSERT_SECONDS, RETRIES, FRESHNESS_SECONDS, LOGS_SUPPRESSED, ERASURES,
-            ACTIONS_EXPIRED)
+            ACTIONS_EXPIRED, ROLLUP_FEED_SECONDS, ROWS_FED)
 
 
 def observe_freshness(received_ms: list[int], partitions: list[int], offsets: list[int]) -> None:

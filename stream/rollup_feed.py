@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
 from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS
+from stream import metrics
 from stream.retry import until_done
 from stream.table_insert import TableInsert
 
@@ -61,7 +63,10 @@ class RollupFeed:
     def feed_now(self, rows: Rows) -> None:
         """One attempt, in the caller's thread."""
         if rows[0]:
+            started = time.perf_counter()
             self._insert(rows)
+            metrics.ROLLUP_FEED_SECONDS.observe(time.perf_counter() - started)
+            metrics.ROWS_FED.inc(len(rows[0]))
             self.rows_fed += len(rows[0])
 
     def fed_offsets(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:

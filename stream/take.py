@@ -38,10 +38,10 @@ async def ack_when_done(stream: Any, batch: list[EventT], pending: asyncio.Futur
     its offsets are then not committed and Kafka delivers the batch again."""
     try:
         await asyncio.shield(pending)
-    except BaseException:
+        for event in batch:
+            await stream.ack(event)
+    except BaseException:  # stopping: an unacked batch is delivered again, and the sink's dedup takes it
         return
-    for event in batch:
-        await stream.ack(event)
 
 
 async def take_buffered(stream: Any, max_: int, within: float,
