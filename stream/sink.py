@@ -34,9 +34,12 @@ from stream.table_insert import TableInsert
 
 log = logging.getLogger(__name__)
 
-STORED_ACTION_IDS_OF_EVENTS = "SELECT action_id FROM actions WHERE event_id IN {event_ids:Array(UUID)}"
+# Each stored row's action id and position: it was fed to the rollups if its offset is at or below
+# its partition's fed offset (stream/rollup_feed.py).
+STORED_ACTION_IDS_OF_EVENTS = ("SELECT action_id, kafka_topic, kafka_partition, kafka_offset FROM actions "
+                               "WHERE event_id IN {event_ids:Array(UUID)}")
 STORED_ACTION_IDS_FROM_OFFSET = """
-SELECT action_id FROM actions
+SELECT action_id, kafka_topic, kafka_partition, kafka_offset FROM actions
 WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32} AND kafka_offset >= {offset:UInt64}
 """
 
@@ -84,6 +87,7 @@ class Refusal:
     message: str
 
 
+Position = tuple[str, int, int]  # a stored row's kafka topic, partition and offset
 NUMBER_COLUMNS = ("user_number", "session_number")  # filled here, from the ids (stream/id_numbers.py)
 STORED_COLUMNS = COLUMNS + NUMBER_COLUMNS  # what the sink writes into `actions` (swap.py copies the same)
 USER_ID, SESSION_ID, TOPIC = COLUMNS.index("user_id"), COLUMNS.index("session_id"), COLUMNS.index("kafka_topic")
@@ -172,6 +176,12 @@ class ClickHouseSink:
         unfed, self._unfed = self._unfed, []
         return joined(unfed)
 
+    def number(self, columns: Columns) -> None:
+        """Numbers the batch's ids ahead of `write` (which then finds them known), so that a caller
+        can do it beside other work. Blocking; the `numbers` given must have a client of their own."""
+        data = columns.data
+        self._numbers.numbers_of({USER: data[USER_ID], SESSION: data[SESSION_ID]})
+
     def _numbered(self, columns: Columns) -> list[list]:
         """The batch in STORED_COLUMNS order: its columns and the numbers of its ids."""
         data = columns.data
@@ -185,12 +195,12 @@ class ClickHouseSink:
         else:
             self.feed.feed_now(rows)
 
-    def _feed_stored(self, columns: Columns, stored: set[int]) -> None:
-        """Rows a failed or interrupted attempt stored but did not feed: past their partition's fed offset."""
-        fed = self.feed.fed_offsets(set(columns.data[TOPIC]))
-        topics, partitions, offsets, action_ids = (columns.data[i] for i in (TOPIC, TOPIC + 1, TOPIC + 2, 0))
-        unfed = [i for i, action_id in enumerate(action_ids)
-                 if action_id in stored and offsets[i] > fed.get((topics[i], partitions[i]), -1)]
+    def _feed_stored(self, columns: Columns, stored: dict[int, Position]) -> None:
+        """Rows a failed or interrupted attempt stored but did not feed: stored past their partition's
+        fed offset (a copy a producer published again, stored and fed at its first offset, is not)."""
+        fed = self.feed.fed_offsets({topic for topic, _, _ in stored.values()})
+        unfed = [i for i, action_id in enumerate(columns.data[0])
+                 if (at := stored.get(action_id)) is not None and at[2] > fed.get(at[:2], -1)]
         if unfed:
             self._to_feed(self._numbered(columns.rows_at(unfed)))
 
@@ -204,26 +214,29 @@ class ClickHouseSink:
             return [Refusal(Source(topic, partition, offset), message)]
         refusals: list[Refusal] = []
         for half in halves:
-            half = half.without(self._stored_action_ids(half.first_offsets()))
+            stored = self._stored_action_ids(half.first_offsets())
+            if stored:
+                self._feed_stored(half, stored)
+            half = half.without(stored)
             if len(half):
                 refusals += self._insert(half)
         return refusals
 
-    def _stored_for_events(self, event_ids: set[int] | frozenset[int]) -> set[int]:
+    def _stored_for_events(self, event_ids: set[int] | frozenset[int]) -> dict[int, Position]:
         if not event_ids:
-            return set()
+            return {}
         rows = self._client.query(STORED_ACTION_IDS_OF_EVENTS,
                                   parameters={"event_ids": [str(uuid.UUID(int=e)) for e in event_ids]})
-        return {row[0].int for row in rows.result_rows}
+        return {action_id.int: (topic, partition, offset) for action_id, topic, partition, offset in rows.result_rows}
 
-    def _stored_action_ids(self, first_offsets: dict[tuple[str, int], int]) -> set[int]:
-        stored: set[int] = set()
+    def _stored_action_ids(self, first_offsets: dict[tuple[str, int], int]) -> dict[int, Position]:
+        stored: dict[int, Position] = {}
         for (topic, partition), offset in first_offsets.items():
             if (topic, partition) in self._verified:
                 continue
             rows = self._client.query(STORED_ACTION_IDS_FROM_OFFSET,
                                       parameters={"topic": topic, "partition": partition, "offset": offset})
-            found = {row[0].int for row in rows.result_rows}
+            found = {action_id.int: (t, p, o) for action_id, t, p, o in rows.result_rows}
             if not found:
                 self._verified.add((topic, partition))  # nothing stored past here: later batches are new
             stored |= found

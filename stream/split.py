@@ -7,6 +7,7 @@ as they are into UUID and DateTime64(3) columns: no per-value objects on the hot
 from __future__ import annotations
 
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,7 +140,7 @@ class Columns:
         kept.data = [[column[i] for i in keep] for column in self.data]
         return kept
 
-    def without(self, action_ids: set[int]) -> Columns:
+    def without(self, action_ids: Container[int]) -> Columns:
         return self.rows_at([i for i, action_id in enumerate(self.data[0]) if action_id not in action_ids])
 
     def since(self, earliest_ms: int) -> Columns:

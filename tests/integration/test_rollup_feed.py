@@ -35,14 +35,18 @@ def database(chdb_dir: Path) -> Client:
     return connect(settings)
 
 
-def rows(count: int, first_offset: int = 0) -> Columns:
-    """Records at offsets first_offset.. of partition 0: each offset's record is always the same."""
-    offsets = range(first_offset, first_offset + count)
-    payloads = [orjson.dumps({
+def payload(o: int) -> bytes:
+    """The record first published at offset `o`, as the producer writes it (with its eventId)."""
+    return orjson.dumps({
+        "eventId": str(uuid.uuid5(uuid.NAMESPACE_OID, f"feed-{o}")),
         "userId": f"user-{o % 7}", "sessionId": f"session-{o % 11}",
         "actions": [{"time": f"2026-03-0{1 + o % 3}T1{o % 10}:0{o % 6}:00Z", "type": kind,
-                     "properties": PROPERTIES[kind]} for kind in TYPES[: 1 + o % 3]]}) for o in offsets]
-    return batch.build((None, value, Source("raw", 0, o)) for o, value in zip(offsets, payloads, strict=True)).rows
+                     "properties": PROPERTIES[kind]} for kind in TYPES[: 1 + o % 3]]})
+
+
+def rows(count: int, first_offset: int = 0) -> Columns:
+    """Records at offsets first_offset.. of partition 0: each offset's record is always the same."""
+    return batch.build((None, payload(o), Source("raw", 0, o)) for o in range(first_offset, first_offset + count)).rows
 
 
 def rollups(client: Client) -> dict[str, dict[str, object]]:
@@ -92,6 +96,18 @@ def test_a_batch_fed_in_part_feeds_only_the_rest(chdb_dir: Path, stored_once: di
     again.recheck_stored()
     again.write_now(rows(40))
     assert again.take_unfed()[0] == []
+    assert rollups(client) == stored_once
+
+
+def test_records_a_producer_published_again_are_not_fed_again(chdb_dir: Path, stored_once: dict) -> None:
+    client = database(chdb_dir)
+    sink = ClickHouseSink(client, max_backoff_s=1)
+    sink.write_now(rows(40))
+    again = batch.build(((None, payload(o), Source("raw", 0, 40 + o)) for o in range(5, 10)),
+                        republished=frozenset((0, 40 + o) for o in range(5, 10)))  # at offsets 40-44
+    for fresh in (sink, ClickHouseSink(client, max_backoff_s=1, feed_later=True)):
+        fresh.write_now(again.rows, again.recheck_events)
+        assert fresh.duplicates_skipped == len(again.rows)
     assert rollups(client) == stored_once
 
 
