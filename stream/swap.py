@@ -15,15 +15,17 @@ the stream may still insert it would be stored twice. Hence:
    stream inserts into the rebuilt tables: records the replay has not stored, by rule 1.
 3. What the stream inserted into the old `actions` after the replay began and the replay has not
    stored (an insert in flight across the exchange, records stored after the last round's check)
-   is copied into the live `actions` and fed to the live rollups, skipping action ids already
-   there; repeated until a pass finds nothing, for at least `settle_s` after the exchange.
+   is copied into the live `actions`, skipping action ids already there; repeated until a pass
+   finds nothing, for at least `settle_s` after the exchange. Of those rows, the ones the stream had
+   fed to the old rollups before the exchange (at or below the old `rollups_fed`) are fed to the
+   live ones; the stream feeds the others to the live rollups itself, its feeds trailing its inserts
+   (stream/rollup_feed.py).
 
 What is left: an insert into the old `actions` that began before the exchange and ends more than
 `settle_s` after it (rule 3 has stopped looking) would be missing from the live tables; and a
 batch Kafka re-delivers (a rebalance) during rule 3 could be checked by the sink just before a
-copy of the same rows; and a batch the stream stored in the old `actions` just before the exchange
-but fed to the rollups just after it (stream/rollup_feed.py) is counted twice in the live rollups,
-once by that feed and once by rule 3. `logstream replay --verify` after a swap shows any of these. A record the stream
+copy of the same rows; and a feed in flight across the exchange may fill the old rollups after the
+old `rollups_fed` was read. `logstream replay --verify` after a swap shows any of these. A record the stream
 archived but never stored (the broker lost in between) is left out by rule 1; the next replay
 stores it.
 """
@@ -58,6 +60,8 @@ WHERE inserted_at >= {since:DateTime64(3)}
 COLUMN_LIST = ", ".join(STORED_COLUMNS + ("inserted_at",))
 COPY_ROWS = (f"INSERT INTO {{live:Identifier}}.actions ({COLUMN_LIST}) SELECT {COLUMN_LIST} "
              "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
+FED_BEFORE = ("SELECT kafka_topic, kafka_partition, max(fed_offset) FROM {old:Identifier}.rollups_fed "
+              "GROUP BY kafka_topic, kafka_partition")
 FEED_LIST = ", ".join(ROLLUP_FEED_COLUMNS)
 FEED_ROWS = (f"INSERT INTO {{live:Identifier}}.{ROLLUP_FEED} ({FEED_LIST}) SELECT {FEED_LIST} "
              "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
@@ -135,11 +139,15 @@ def copy_late_rows(client: Client, live: str, old: str, since: object, *, settle
     copied = 0
     parameters = {"old": old, "live": live, "since": since}
     while True:
-        late = [row[0] for row in client.query("SELECT action_id " + LATE_ROWS, parameters=parameters).result_rows]
-        for start in range(0, len(late), IDS_PER_QUERY):
-            chunk = {**parameters, "ids": late[start:start + IDS_PER_QUERY]}
-            client.command(COPY_ROWS, parameters=chunk)
-            client.command(FEED_ROWS, parameters=chunk)  # after the rows, as the stream feeds (rollup_feed.py)
+        late = client.query("SELECT action_id, kafka_topic, kafka_partition, kafka_offset " + LATE_ROWS,
+                            parameters=parameters).result_rows
+        fed_before = dict(((t, p), o) for t, p, o in client.query(FED_BEFORE, parameters=parameters).result_rows)
+        ids = [row[0] for row in late]
+        # fed to the old rollups before the exchange; the stream feeds the rest to the live ones itself
+        to_feed = [action_id for action_id, t, p, o in late if o <= fed_before.get((t, p), -1)]
+        for copy, chosen in ((COPY_ROWS, ids), (FEED_ROWS, to_feed)):  # the rows first, as the stream does
+            for start in range(0, len(chosen), IDS_PER_QUERY):
+                client.command(copy, parameters={**parameters, "ids": chosen[start:start + IDS_PER_QUERY]})
         copied += len(late)
         if not late and time.monotonic() - exchanged >= settle_s:
             return copied
