@@ -130,16 +130,21 @@ class StreamWorker:
             await asyncio.sleep(0.1)
         log.error("drain timed out after %.0f s; the rest stays in the topic", self.settings.stream_drain_timeout_s)
 
+    async def _feed_stored(self) -> None:
+        """Feed the rollups what was stored, unless the engine is gone (Kafka then delivers it again)."""
+        try:
+            await asyncio.wait_for(self.processor.sink.feed.drain(), self.settings.stream_drain_timeout_s)
+        except TimeoutError:
+            log.error("rollups not fed before stopping; the unfed batches are delivered again at the next start")
+
     async def stop(self) -> None:
         if self._retention_task is not None:
             self._retention_task.cancel()
         if self.settings.stream_drain_on_stop:
             await self.drain()
+        await self._feed_stored()  # before the app stops: the fed batches' acks are then committed
         await self.app.stop()
-        try:  # what was stored is fed too, unless the engine is gone (then Kafka delivers it again)
-            await asyncio.wait_for(self.processor.sink.feed.drain(), self.settings.stream_drain_timeout_s)
-        except TimeoutError:
-            log.error("rollups not fed before stopping; the unfed batches are delivered again at the next start")
+        await self._feed_stored()  # and what a batch in flight stored meanwhile
         if self._unregister_lag is not None:
             self._unregister_lag()
         self.processor.dead_letters.close()
