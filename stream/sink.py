@@ -107,7 +107,9 @@ class ClickHouseSink:
         self._unfed: list[Rows] = []
         self._insert_actions = TableInsert(client, "actions", STORED_COLUMNS, INSERT_SETTINGS)
         self._max_backoff_s = max_backoff_s
-        self._verified: set[tuple[str, int]] = set()
+        # per partition, an offset from which nothing was stored when it was checked; this sink's own
+        # inserts move it on. A batch that starts below it (Kafka delivers again) is checked.
+        self._new_from: dict[tuple[str, int], int] = {}
         self.rows_written = 0
         self.duplicates_skipped = 0
         self.refused_records = 0
@@ -116,12 +118,12 @@ class ClickHouseSink:
     def assume_new(self, topic: str, partition: int) -> None:
         """The caller has checked that nothing is stored at or past the offsets it will write next in
         this partition (`logstream replay`, which checks each page of the archive itself)."""
-        self._verified.add((topic, partition))
+        self._new_from[(topic, partition)] = 0
 
     def recheck_stored(self) -> None:
         """Any partition may now start at an offset whose rows are already stored (after a
         (re)assignment, or an attempt that failed part of the way)."""
-        self._verified.clear()
+        self._new_from.clear()
 
     async def write(self, columns: Columns, recheck_events: set[int] | None = None) -> list[Refusal]:
         """Store the batch; retried until the engine answers. Returns the records it refused."""
@@ -138,7 +140,8 @@ class ClickHouseSink:
         """One attempt, in the caller's thread: `write` retries it; tests and tools call it directly."""
         started = time.perf_counter()
         self._unfed = []
-        first_offsets = columns.first_offsets()  # one pass over the batch, for the dedup and the log line
+        bounds = columns.offset_bounds()  # one pass over the batch, for the dedup and the log line
+        first_offsets = {key: first for key, (first, _) in bounds.items()}
         stored = self._stored_action_ids(first_offsets) | self._stored_for_events(recheck_events)
         if stored:
             self._feed_stored(columns, stored)
@@ -148,6 +151,9 @@ class ClickHouseSink:
             metrics.DUPLICATES_SKIPPED.inc(before - len(columns))
         written_before = self.rows_written
         refusals = self._insert(columns) if len(columns) else []
+        for key, (_, last) in bounds.items():  # stored now, by this sink: a later batch from below is checked
+            if key in self._new_from:
+                self._new_from[key] = max(self._new_from[key], last + 1)
         first = " ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(first_offsets.items()))
         log.info("sink wrote rows=%d skipped=%d refused_records=%d elapsed_ms=%.1f from=%s",
                  self.rows_written - written_before, len(stored), len(refusals),
@@ -232,12 +238,13 @@ class ClickHouseSink:
     def _stored_action_ids(self, first_offsets: dict[tuple[str, int], int]) -> dict[int, Position]:
         stored: dict[int, Position] = {}
         for (topic, partition), offset in first_offsets.items():
-            if (topic, partition) in self._verified:
+            new_from = self._new_from.get((topic, partition))
+            if new_from is not None and offset >= new_from:
                 continue
             rows = self._client.query(STORED_ACTION_IDS_FROM_OFFSET,
                                       parameters={"topic": topic, "partition": partition, "offset": offset})
             found = {action_id.int: (t, p, o) for action_id, t, p, o in rows.result_rows}
             if not found:
-                self._verified.add((topic, partition))  # nothing stored past here: later batches are new
+                self._new_from[(topic, partition)] = offset  # nothing stored past here: later batches are new
             stored |= found
         return stored

@@ -166,6 +166,15 @@ class Columns:
         part.data = [column[rows] for column in self.data]
         return part
 
+    def offset_bounds(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """The lowest and highest offset of each topic-partition in the batch."""
+        bounds: dict[tuple[str, int], tuple[int, int]] = {}
+        for topic, partition, offset in zip(self.data[9], self.data[10], self.data[11], strict=True):
+            key = (topic, partition)
+            first, last = bounds.get(key, (offset, offset))
+            bounds[key] = (min(first, offset), max(last, offset))
+        return bounds
+
     def first_offsets(self) -> dict[tuple[str, int], int]:
         """The lowest offset of each topic-partition in the batch."""
         first: dict[tuple[str, int], int] = {}

@@ -33,15 +33,22 @@ async def delivers_more(queue: Any) -> bool:
     return False
 
 
-async def ack_when_done(stream: Any, batch: list[EventT], pending: asyncio.Future[None]) -> None:
-    """Ack `batch` once `pending` succeeds; never, if it fails or is cancelled (the worker is stopping):
-    its offsets are then not committed and Kafka delivers the batch again."""
+async def ack_when_done(stream: Any, batch: list[EventT], pending: asyncio.Future[None] | None,
+                        previous: asyncio.Future[bool] | None) -> bool:
+    """Ack `batch` once `pending` succeeded and the batch before it was acked (Faust may commit past
+    an unacked offset if a later one is acked first); never, if `pending` fails or is cancelled (the
+    worker is stopping), nor when the batch before it was not: their offsets are then not committed
+    and Kafka delivers them again. Whether `batch` was acked."""
     try:
-        await asyncio.shield(pending)
+        if previous is not None and not await asyncio.shield(previous):
+            return False
+        if pending is not None:
+            await asyncio.shield(pending)
         for event in batch:
             await stream.ack(event)
     except BaseException:  # stopping: an unacked batch is delivered again, and the sink's dedup takes it
-        return
+        return False
+    return True
 
 
 async def take_buffered(stream: Any, max_: int, within: float,
@@ -54,7 +61,7 @@ async def take_buffered(stream: Any, max_: int, within: float,
     consuming: asyncio.Future[None] | None = None
     queue = stream.channel.queue
     enable_acks = stream.enable_acks
-    acking: set[asyncio.Task[None]] = set()  # deferred acks, referenced until done
+    last_ack: asyncio.Task[bool] | None = None  # the latest deferred ack: later acks wait for it
 
     async def add_to_buffer(value: Any) -> Any:
         nonlocal consuming
@@ -95,12 +102,13 @@ async def take_buffered(stream: Any, max_: int, within: float,
             finally:
                 events.clear()
                 pending = ack_after.pop(id(batch), None) if ack_after is not None else None
-                if pending is None:
+                if last_ack is not None and last_ack.done():
+                    last_ack = None
+                if pending is None and last_ack is None:
                     for event in batch:
                         await stream.ack(event)
                 else:
-                    acking.add(asyncio.ensure_future(ack_when_done(stream, batch, pending)))
-                    acking = {task for task in acking if not task.done()}
+                    last_ack = asyncio.ensure_future(ack_when_done(stream, batch, pending, last_ack))
                 if not consuming.done():
                     consuming.set_result(None)
                 ready.clear()

@@ -111,6 +111,18 @@ def test_records_a_producer_published_again_are_not_fed_again(chdb_dir: Path, st
     assert rollups(client) == stored_once
 
 
+def test_a_batch_delivered_again_from_below_is_checked_without_a_new_assignment(chdb_dir: Path,
+                                                                               stored_once: dict) -> None:
+    client = database(chdb_dir)
+    sink = ClickHouseSink(client, max_backoff_s=1)
+    sink.write_now(rows(20))  # checked: nothing stored from offset 0
+    sink.write_now(rows(20, first_offset=20))  # new from 20 on: not checked
+    again = rows(30, first_offset=10)  # the consumer seeks back to 10 with no assignment in between
+    sink.write_now(again)
+    assert sink.duplicates_skipped == len(again)
+    assert rollups(client) == stored_once
+
+
 def test_feeds_keep_their_order_gather_and_drain(chdb_dir: Path, stored_once: dict) -> None:
     client = database(chdb_dir)
     sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
