@@ -3,8 +3,12 @@
 Exactly once without FINAL or merges: after a partition is (re)assigned, or after a failed insert,
 the records Kafka re-delivers (or that a failed attempt may have half-written) may already be in
 the table. Until a check finds nothing at or past a batch's first offset, each batch's action ids
-are compared with those already stored for its offsets, and only the missing rows are inserted.
-Action ids are deterministic, so the comparison is exact even for a half-written batch.
+are compared with those already stored for its offsets, and only the missing rows are inserted;
+after that, a batch that starts below what this sink has stored since (a consumer fetching again
+from its committed offset) is checked again. Action ids are deterministic, so the comparison is
+exact even for a half-written batch. Stored rows are fed to the summaries' rollups after the rows
+(stream/rollup_feed.py); a row found stored is fed again only if it lies past its partition's
+fed offset.
 
 Failures are told apart (`refuses_rows`). A transient one (the engine unreachable, a timeout, too
 many parts) is retried with backoff, and the batch is not acked meanwhile. A refusal of particular
