@@ -30,6 +30,7 @@ NEXT_CLAIM_BLOCK = "SELECT if(count() = 0, 0, max(block) + 1) FROM {table}"  # {
 # them. Reads ask for it (query_api/store.py); large reads bypass it by themselves.
 # infra/clickhouse/0016: what most rollups are fed from, after the rows are in `actions` (stream/rollup_feed.py)
 ROLLUP_FEED = "actions_rollup_feed"
+ROLLUPS_FED = "rollups_fed"  # the highest offset fed per partition, filled by the feed's own view
 ROLLUP_FEED_COLUMNS = ("user_id", "session_id", "user_number", "session_number", "type", "time", "properties",
                        "kafka_topic", "kafka_partition", "kafka_offset")
 CHDB_OPTIONS = {"uncompressed_cache_size": str(256 << 20)}

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
+from logstream.clickhouse import ROLLUPS_FED
 from stream.projections import AGGREGATE, BOOKKEEPING, COLUMNS_OF, FEED, SOURCE, VIEW_SOURCE, VIEW_TARGET, VIEWS_OF
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ class Eraser:
         the deltas and recomputes are taken from them; feeds run in offset order, a batch's soon after it."""
         deadline = time.monotonic() + max(self.settle_s, 30.0)
         while True:
-            behind = self.client.query(NOT_YET_FED.format(captured=captured, fed=self._name("rollups_fed"))).result_rows
+            behind = self.client.query(NOT_YET_FED.format(captured=captured, fed=self._name(ROLLUPS_FED))).result_rows
             if not behind:
                 return
             if time.monotonic() > deadline:

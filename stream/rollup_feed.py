@@ -8,7 +8,7 @@ batch's insert, and a batch is acked only once its rows are fed, so Kafka delive
 a crash. The same insert records the highest offset fed per partition (`rollups_fed`): a batch
 delivered again feeds exactly its rows that are stored but were not fed (`ClickHouseSink`).
 
-Summaries lag the rows by one feed (a few tens of milliseconds on an idle stack).
+Summaries lag the rows by the gather (`gather_s`) and one feed.
 """
 
 from __future__ import annotations
@@ -16,32 +16,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS
+from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, ROLLUPS_FED
 from stream import metrics
 from stream.retry import until_done
 from stream.table_insert import TableInsert
 
-FEED_COLUMNS = ROLLUP_FEED_COLUMNS
-FED_OFFSETS = """
-SELECT kafka_topic, kafka_partition, max(fed_offset) FROM rollups_fed
-WHERE kafka_topic IN {topics:Array(String)} GROUP BY kafka_topic, kafka_partition
-"""
+# {table}: rollups_fed, in full (a swap reads the old database's)
+FED_OFFSETS = "SELECT kafka_topic, kafka_partition, max(fed_offset) FROM {table} GROUP BY kafka_topic, kafka_partition"
 
-Rows = list[list[Any]]  # one list per column of FEED_COLUMNS
+Rows = list[list[Any]]  # one list per column of ROLLUP_FEED_COLUMNS
 
 
-def feed_rows(columns: Sequence[str], data: Sequence[Sequence[Any]]) -> Rows:
-    """The feed's columns of a batch held as `columns`."""
-    return [list(data[columns.index(name)]) for name in FEED_COLUMNS]
+def feed_rows(columns: Sequence[str], data: Sequence[list[Any]]) -> Rows:
+    """The feed's columns of a batch held as `columns` (the same lists, not copies)."""
+    return [data[columns.index(name)] for name in ROLLUP_FEED_COLUMNS]
 
 
-def joined(batches: Iterable[Rows]) -> Rows:
-    merged: Rows = [[] for _ in FEED_COLUMNS]
+def fed_offsets(client: Client, database: str | None = None) -> dict[tuple[str, int], int]:
+    """The highest offset fed of each (topic, partition) that has any, in `database` or the client's."""
+    table = f"`{database}`.{ROLLUPS_FED}" if database else ROLLUPS_FED
+    return {(topic, partition): offset
+            for topic, partition, offset in client.query(FED_OFFSETS.format(table=table)).result_rows}
+
+
+def joined(batches: Sequence[Rows]) -> Rows:
+    if len(batches) == 1:  # the common case: nothing to copy
+        return batches[0]
+    merged: Rows = [[] for _ in ROLLUP_FEED_COLUMNS]
     for rows in batches:
         for column, values in zip(merged, rows, strict=True):
             column.extend(values)
@@ -52,7 +58,7 @@ class RollupFeed:
     def __init__(self, client: Client, *, max_backoff_s: float = 5.0, gather_s: float = 0.0):
         """`gather_s`: how long submitted rows wait for more before they are fed (`submit`)."""
         self._client = client
-        self._insert = TableInsert(client, ROLLUP_FEED, FEED_COLUMNS)
+        self._insert = TableInsert(client, ROLLUP_FEED, ROLLUP_FEED_COLUMNS)
         self._max_backoff_s = max_backoff_s
         self._gather_s = gather_s
         self._queue: list[tuple[Rows, asyncio.Future[None]]] = []
@@ -69,10 +75,8 @@ class RollupFeed:
             metrics.ROWS_FED.inc(len(rows[0]))
             self.rows_fed += len(rows[0])
 
-    def fed_offsets(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
-        """The highest offset fed of each partition of these topics that has any."""
-        result = self._client.query(FED_OFFSETS, parameters={"topics": sorted(set(topics))})
-        return {(topic, partition): offset for topic, partition, offset in result.result_rows}
+    def fed_offsets(self) -> dict[tuple[str, int], int]:
+        return fed_offsets(self._client)
 
     def submit(self, rows: Rows) -> asyncio.Future[None]:
         """Feed `rows` after everything submitted before; done once they are fed. The first rows
@@ -100,14 +104,13 @@ class RollupFeed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._hurry.wait(), self._gather_s)
             taken, self._queue = self._queue, []
-            merged = joined(rows for rows, _ in taken)
-            try:
+            merged = joined([rows for rows, _ in taken])
+            try:  # retried until done: only a cancellation (the worker stopping) ends it early
                 await until_done(lambda rows=merged: asyncio.to_thread(self.feed_now, rows), what="rollup feed",
                                  max_backoff_s=self._max_backoff_s)
-            except BaseException as exc:
+            except asyncio.CancelledError:
                 for _, done in taken + self._queue:
-                    if not done.done():
-                        done.set_exception(exc) if isinstance(exc, Exception) else done.cancel()
+                    done.cancel()
                 self._queue = []
                 raise
             for _, done in taken:

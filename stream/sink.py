@@ -208,7 +208,7 @@ class ClickHouseSink:
     def _feed_stored(self, columns: Columns, stored: dict[int, Position]) -> None:
         """Rows a failed or interrupted attempt stored but did not feed: stored past their partition's
         fed offset (a copy a producer published again, stored and fed at its first offset, is not)."""
-        fed = self.feed.fed_offsets({topic for topic, _, _ in stored.values()})
+        fed = self.feed.fed_offsets()
         unfed = [i for i, action_id in enumerate(columns.data[0])
                  if (at := stored.get(action_id)) is not None and at[2] > fed.get(at[:2], -1)]
         if unfed:

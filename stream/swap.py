@@ -43,6 +43,7 @@ from stream import batch as batches
 from stream.archive import Record
 from stream.projections import derived_tables
 from stream.replay import ArchiveSource, Cursor, Rebuild
+from stream.rollup_feed import fed_offsets
 from stream.sink import STORED_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ WHERE inserted_at >= {since:DateTime64(3)}
 COLUMN_LIST = ", ".join(STORED_COLUMNS + ("inserted_at",))
 COPY_ROWS = (f"INSERT INTO {{live:Identifier}}.actions ({COLUMN_LIST}) SELECT {COLUMN_LIST} "
              "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
-FED_BEFORE = ("SELECT kafka_topic, kafka_partition, max(fed_offset) FROM {old:Identifier}.rollups_fed "
-              "GROUP BY kafka_topic, kafka_partition")
 FEED_LIST = ", ".join(ROLLUP_FEED_COLUMNS)
 FEED_ROWS = (f"INSERT INTO {{live:Identifier}}.{ROLLUP_FEED} ({FEED_LIST}) SELECT {FEED_LIST} "
              "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
@@ -141,7 +140,7 @@ def copy_late_rows(client: Client, live: str, old: str, since: object, *, settle
     while True:
         late = client.query("SELECT action_id, kafka_topic, kafka_partition, kafka_offset " + LATE_ROWS,
                             parameters=parameters).result_rows
-        fed_before = dict(((t, p), o) for t, p, o in client.query(FED_BEFORE, parameters=parameters).result_rows)
+        fed_before = fed_offsets(client, old)
         ids = [row[0] for row in late]
         # fed to the old rollups before the exchange; the stream feeds the rest to the live ones itself
         to_feed = [action_id for action_id, t, p, o in late if o <= fed_before.get((t, p), -1)]
