@@ -25,14 +25,27 @@ log = logging.getLogger(__name__)
 # stream/id_numbers.py numbers live ids, logstream/seed.py seeded ones).
 ID_NUMBER_BLOCK = 4096
 NEXT_CLAIM_BLOCK = "SELECT if(count() = 0, 0, max(block) + 1) FROM {table}"  # {table}: number_claims, in full
-# The embedded engine's cache of decompressed blocks (ClickHouse's is off unless configured): reads
-# that come back to the same granules (a dashboard's first pages, the newest rows) skip decompressing
-# them. Reads ask for it (query_api/store.py); large reads bypass it by themselves.
 # infra/clickhouse/0016: what most rollups are fed from, after the rows are in `actions` (stream/rollup_feed.py)
 ROLLUP_FEED = "actions_rollup_feed"
 ROLLUPS_FED = "rollups_fed"  # the highest offset fed per partition, filled by the feed's own view
 ROLLUP_FEED_COLUMNS = ("user_id", "session_id", "user_number", "session_number", "type", "time", "properties",
                        "kafka_topic", "kafka_partition", "kafka_offset")
+# A row of `actions` holds the numbers its writer knew when it stored it, and 0 for an id it had not
+# numbered yet (the stream numbers new ids as it feeds the rollups, off the answer's path): reads
+# and recomputes take those from `id_numbers` ({numbers}, named in full where needed).
+NUMBERED_ROWS = """
+SELECT a.* REPLACE (if(a.user_number != 0, a.user_number, u.number) AS user_number,
+                    if(a.session_number != 0, a.session_number, s.number) AS session_number)
+FROM {source} AS a
+LEFT JOIN (SELECT id, argMin(number, _block_number) AS number FROM {numbers}
+           WHERE kind = 'user' AND id IN (SELECT user_id FROM {source} WHERE user_number = 0) GROUP BY id) AS u
+       ON u.id = a.user_id
+LEFT JOIN (SELECT id, argMin(number, _block_number) AS number FROM {numbers}
+           WHERE kind = 'session' AND id IN (SELECT session_id FROM {source} WHERE session_number = 0) GROUP BY id) AS s
+       ON s.id = a.session_id"""
+# The embedded engine's cache of decompressed blocks (ClickHouse's is off unless configured): reads
+# that come back to the same granules (a dashboard's first pages, the newest rows) skip decompressing
+# them. Reads ask for it (query_api/store.py); large reads bypass it by themselves.
 CHDB_OPTIONS = {"uncompressed_cache_size": str(256 << 20)}
 DATABASE_PARAMETER = "{database:String}"  # the migrated database's name, where a migration needs it
 MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -67,6 +80,12 @@ def connect(settings: ClickHouseSettings, *, database: bool = True) -> Client:
         return clickhouse_connect.get_client(dsn=dsn, chdb_options=CHDB_OPTIONS, **kwargs)
     return clickhouse_connect.get_client(dsn=dsn, connect_timeout=5, send_receive_timeout=60,
                                          autogenerate_session_id=False, **kwargs)
+
+
+def numbered_rows(source: str, numbers: str = "id_numbers") -> str:
+    """A query over `source` (a table, or a parenthesized query with the id and number columns) whose
+    rows carry every id's number (NUMBERED_ROWS)."""
+    return NUMBERED_ROWS.format(source=source, numbers=numbers)
 
 
 def first_number_of_block(block: int) -> int:

@@ -63,8 +63,18 @@ UNIQUES_PER_DAY = ("SELECT users AS u, sessions AS s FROM totals_per_day "
                    "WHERE type IN {{scopes:Array(String)}} AND {days}")
 UNIQUES_PER_QUARTER_HOUR = ("SELECT users AS u, sessions AS s FROM uniques_per_quarter_hour "
                             "WHERE type IN {{scopes:Array(String)}} AND {quarters}")
-UNIQUES_RAW = ("SELECT groupBitmapState(user_number) AS u, groupBitmapState(session_number) AS s FROM actions "
-               "WHERE {where}")
+# A row stored before its writer knew an id's number holds 0 for it (NUMBERED_ROWS): the number
+# is then read from id_numbers (a join of every raw row would cost more than the rest of a summary).
+# A row stored before its writer knew an id's number holds 0 for it (logstream.clickhouse.NUMBERED_ROWS):
+# those ids' numbers come from id_numbers, found by one more pass over the raw rows (a join of every
+# raw row would cost more than the rest of a summary).
+UNIQUES_RAW = ("SELECT groupBitmapStateIf(user_number, user_number != 0) AS u, "
+               "groupBitmapStateIf(session_number, session_number != 0) AS s FROM actions WHERE {where} UNION ALL "
+               "SELECT groupBitmapStateIf(n, kind = 'user') AS u, groupBitmapStateIf(n, kind = 'session') AS s FROM "
+               "(SELECT kind, argMin(number, _block_number) AS n FROM id_numbers WHERE (kind, id) IN ("
+               "SELECT x.1, x.2 FROM (SELECT arrayJoin(arrayFilter(x -> x.3, [('user', user_id, user_number = 0), "
+               "('session', session_id, session_number = 0)])) AS x FROM actions "
+               "WHERE {where} AND (user_number = 0 OR session_number = 0))) GROUP BY kind, id)")
 # A user's or session's rows come from the projection ordered by user, which holds the ids, not their numbers.
 UNIQUES_OF_RAW_ONLY = ("SELECT '' AS kind, 0, toDateTime64(0, 3, 'UTC'), toDateTime64(0, 3, 'UTC'), "
                        "uniqExact(user_id), uniqExact(session_id) FROM actions WHERE {where}")

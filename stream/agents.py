@@ -27,7 +27,7 @@ from stream.retention import horizon
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink, Refusal
-from stream.split import Columns, Source
+from stream.split import Source
 from stream.suppression import Suppression
 from stream.take import take_buffered
 from stream.watermarks import StoredWatermarks
@@ -43,11 +43,8 @@ class BatchProcessor:
                  max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
                  archive: Archive | None = None, actions: ActionsTopic | None = None,
                  suppression: Suppression | None = None, retention_days: int = 0,
-                 watermarks: StoredWatermarks | None = None, number_ahead: bool = False):
-        """`number_ahead`: number a batch's ids beside its archive insert (the sink's numbers must
-        then have a client of their own)."""
+                 watermarks: StoredWatermarks | None = None):
         self.sink = sink
-        self.number_ahead = number_ahead
         self.suppression = suppression
         self._retention_days = retention_days
         self.watermarks = watermarks
@@ -97,20 +94,6 @@ class BatchProcessor:
         unfed = self.sink.take_unfed()
         return self.sink.feed.submit(unfed) if unfed[0] else None
 
-    def _number_ahead(self, rows: Columns) -> asyncio.Future[None] | None:
-        """The ids numbered beside the archive's insert, with a client of the numbers' own; a failure
-        here is left to the sink, which numbers what is still unknown and tells refusals apart."""
-        if not (self.number_ahead and len(rows)):
-            return None
-
-        async def numbered() -> None:
-            try:
-                await asyncio.to_thread(self.sink.number, rows)
-            except Exception as exc:
-                log.info("numbering ahead failed, left to the sink: %s", exc)
-
-        return asyncio.ensure_future(numbered())
-
     def recheck_stored(self) -> None:
         self._drain_first = True
         self.sink.recheck_stored()
@@ -135,13 +118,8 @@ class BatchProcessor:
             before = len(batch.rows)
             batch.rows = batch.rows.since(epoch_millis(start))
             metrics.ACTIONS_EXPIRED.inc(before - len(batch.rows))
-        numbering = self._number_ahead(batch.rows)
-        try:
-            if self.archive is not None:
-                await self.archive.write(records, batch.rows)
-        finally:
-            if numbering is not None:
-                await numbering
+        if self.archive is not None:
+            await self.archive.write(records, batch.rows)
         if batch.dead:
             await self.dead_letters.send(batch.dead)
         refusals = await self.sink.write(batch.rows, batch.recheck_events) if len(batch.rows) else []

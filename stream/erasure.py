@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUPS_FED
+from logstream.clickhouse import ROLLUPS_FED, numbered_rows
 from stream.projections import AGGREGATE, BOOKKEEPING, COLUMNS_OF, FEED, SOURCE, VIEW_SOURCE, VIEW_TARGET, VIEWS_OF
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ class Rollup:
         """The view's SELECT reading `source` (a table or a parenthesized query) instead of `actions`."""
         db, table = re.escape(database), f"(?:{SOURCE}|{FEED})"
         pattern = re.compile(rf"\b{db}\.{table}\b|`{db}`\.`{table}`")
-        query, found = pattern.subn(source, self.select)
+        numbered = f"({numbered_rows(source, f'`{database}`.id_numbers')})"  # rows hold 0 for ids numbered later
+        query, found = pattern.subn(lambda _: numbered, self.select)
         if found != 1:
             raise ErasureError(f"the view of {self.table} reads actions {found} times; erasure cannot correct it")
         return query

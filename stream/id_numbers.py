@@ -8,6 +8,9 @@ writers numbering one id at once, the one that commits first wins and the other 
 number back, since its own insert committed later: both use the same number, whichever reads
 first. A number that lost is never used again.
 
+The stream numbers ids as it feeds the rollups (stream/rollup_feed.py), after the rows are stored:
+its sink stores a row with the numbers this writer already `known`, 0 for the others.
+
 Numbers come from blocks of ID_NUMBER_BLOCK that a writer claims in `number_claims` the same way (a
 claim is won by the first row for its block), so two writers never hand out the same number. A
 block a writer stops using (it restarts, it loses a claim) leaves a gap; the bitmaps do not mind.
@@ -53,6 +56,11 @@ class IdNumbers:
         self._next = self._end = 0
         self._known: dict[str, dict[str, int]] = {USER: {}, SESSION: {}}
 
+    def known(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, list[int]]:
+        """The numbers this writer already knows, 0 for the others: no statement, safe beside
+        `numbers_of` in another thread (the sink stores rows with these; the feed numbers the rest)."""
+        return {kind: [self._known[kind].get(i, 0) for i in ids] for kind, ids in wanted.items()}
+
     def numbers(self, kind: str, ids: Sequence[str]) -> list[int]:
         """The number of each id, in order; numbers the ids that have none yet."""
         return self.numbers_of({kind: ids})[kind]
@@ -63,8 +71,8 @@ class IdNumbers:
         for kind, ids in wanted.items():
             known = self._known[kind]
             absent = {i for i in ids if i not in known}
-            if absent and len(known) + len(absent) > CACHE_LIMIT:
-                known.clear()
+            if absent and len(known) + len(absent) > CACHE_LIMIT:  # a new dict: `known` may be read meanwhile
+                known = self._known[kind] = {}
                 absent = set(ids)
             if absent:
                 missing[kind] = absent

@@ -8,7 +8,9 @@ batch's insert, and a batch is acked only once its rows are fed, so Kafka delive
 a crash. The same insert records the highest offset fed per partition (`rollups_fed`): a batch
 delivered again feeds exactly its rows that are stored but were not fed (`ClickHouseSink`).
 
-Summaries lag the rows by the gather (`gather_s`) and one feed.
+The feed also numbers ids (stream/id_numbers.py): the sink stores a row with the numbers its
+writer already knows and 0 for a new id, so that numbering is not on the answer's path; the rows
+fed here carry every number. Summaries lag the rows by the gather (`gather_s`) and one feed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 
 from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, ROLLUPS_FED
 from stream import metrics
+from stream.id_numbers import SESSION, USER, IdNumbers
 from stream.retry import until_done
 from stream.table_insert import TableInsert
 
@@ -30,6 +33,8 @@ from stream.table_insert import TableInsert
 FED_OFFSETS = "SELECT kafka_topic, kafka_partition, max(fed_offset) FROM {table} GROUP BY kafka_topic, kafka_partition"
 
 Rows = list[list[Any]]  # one list per column of ROLLUP_FEED_COLUMNS
+NUMBERED = tuple((ROLLUP_FEED_COLUMNS.index(f"{kind}_number"), ROLLUP_FEED_COLUMNS.index(f"{kind}_id"), kind)
+                 for kind in (USER, SESSION))
 
 
 def feed_rows(columns: Sequence[str], data: Sequence[list[Any]]) -> Rows:
@@ -54,10 +59,29 @@ def joined(batches: Sequence[Rows]) -> Rows:
     return merged
 
 
+def numbered(rows: Rows, numbers: IdNumbers) -> Rows:
+    """`rows` with a number for every id: those stored as 0 (not known when stored) numbered now,
+    both kinds in the same statements."""
+    wanted = {kind: ids for at, id_at, kind in NUMBERED
+              if (ids := [i for i, n in zip(rows[id_at], rows[at], strict=True) if not n])}
+    if not wanted:
+        return rows
+    got = numbers.numbers_of(wanted)
+    rows = list(rows)
+    for at, id_at, kind in NUMBERED:
+        if kind in wanted:
+            number_of = dict(zip(wanted[kind], got[kind], strict=True))
+            rows[at] = [n or number_of[i] for i, n in zip(rows[id_at], rows[at], strict=True)]
+    return rows
+
+
 class RollupFeed:
-    def __init__(self, client: Client, *, max_backoff_s: float = 5.0, gather_s: float = 0.0):
-        """`gather_s`: how long submitted rows wait for more before they are fed (`submit`)."""
+    def __init__(self, client: Client, *, numbers: IdNumbers | None = None, max_backoff_s: float = 5.0,
+                 gather_s: float = 0.0):
+        """`numbers`: where the ids stored as 0 get their numbers (by default the client's
+        database). `gather_s`: how long submitted rows wait for more before they are fed (`submit`)."""
         self._client = client
+        self._numbers = numbers or IdNumbers(client)
         self._insert = TableInsert(client, ROLLUP_FEED, ROLLUP_FEED_COLUMNS)
         self._max_backoff_s = max_backoff_s
         self._gather_s = gather_s
@@ -70,7 +94,7 @@ class RollupFeed:
         """One attempt, in the caller's thread."""
         if rows[0]:
             started = time.perf_counter()
-            self._insert(rows)
+            self._insert(numbered(rows, self._numbers))
             metrics.ROLLUP_FEED_SECONDS.observe(time.perf_counter() - started)
             metrics.ROWS_FED.inc(len(rows[0]))
             self.rows_fed += len(rows[0])

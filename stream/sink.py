@@ -92,7 +92,7 @@ class Refusal:
 
 
 Position = tuple[str, int, int]  # a stored row's kafka topic, partition and offset
-NUMBER_COLUMNS = ("user_number", "session_number")  # filled here, from the ids (stream/id_numbers.py)
+NUMBER_COLUMNS = ("user_number", "session_number")  # the ids' numbers, when known (stream/id_numbers.py)
 STORED_COLUMNS = COLUMNS + NUMBER_COLUMNS  # what the sink writes into `actions` (swap.py copies the same)
 USER_ID, SESSION_ID, TOPIC = COLUMNS.index("user_id"), COLUMNS.index("session_id"), COLUMNS.index("kafka_topic")
 
@@ -101,12 +101,14 @@ class ClickHouseSink:
     def __init__(self, client: Client, *, max_backoff_s: float, numbers: IdNumbers | None = None,
                  feed: RollupFeed | None = None, feed_later: bool = False):
         """`numbers`: where user and session ids get their numbers; by default the client's database.
-        The rows stored are fed to the rollups (stream/rollup_feed.py) in the same call, or, with
-        `feed_later`, kept for the caller to feed once it has answered (`take_unfed`). `feed`: by
-        default on the sink's client; a caller that feeds beside the next insert gives it a client of its own."""
+        A row is stored with the numbers they already know (0 for a new id) and fed to the rollups
+        (stream/rollup_feed.py), which number the rest, in the same call or, with `feed_later`, kept
+        for the caller to feed once it has answered (`take_unfed`). `feed`: by default on the sink's
+        client; a caller that feeds beside the next insert gives it a client of its own, and the
+        same `numbers`."""
         self._client = client
         self._numbers = numbers or IdNumbers(client)
-        self.feed = feed or RollupFeed(client, max_backoff_s=max_backoff_s)
+        self.feed = feed or RollupFeed(client, numbers=self._numbers, max_backoff_s=max_backoff_s)
         self._feed_later = feed_later
         self._unfed: list[Rows] = []
         self._insert_actions = TableInsert(client, "actions", STORED_COLUMNS, INSERT_SETTINGS)
@@ -186,16 +188,10 @@ class ClickHouseSink:
         unfed, self._unfed = self._unfed, []
         return joined(unfed)
 
-    def number(self, columns: Columns) -> None:
-        """Numbers the batch's ids ahead of `write` (which then finds them known), so that a caller
-        can do it beside other work. Blocking; the `numbers` given must have a client of their own."""
-        data = columns.data
-        self._numbers.numbers_of({USER: data[USER_ID], SESSION: data[SESSION_ID]})
-
     def _numbered(self, columns: Columns) -> list[list]:
-        """The batch in STORED_COLUMNS order: its columns and the numbers of its ids."""
+        """The batch in STORED_COLUMNS order: its columns and the numbers known of its ids (0: new)."""
         data = columns.data
-        numbers = self._numbers.numbers_of({USER: data[USER_ID], SESSION: data[SESSION_ID]})
+        numbers = self._numbers.known({USER: data[USER_ID], SESSION: data[SESSION_ID]})
         return [*data, numbers[USER], numbers[SESSION]]
 
     def _to_feed(self, numbered: list[list]) -> None:

@@ -18,8 +18,8 @@ the stream may still insert it would be stored twice. Hence:
    is copied into the live `actions`, skipping action ids already there; repeated until a pass
    finds nothing, for at least `settle_s` after the exchange. Of those rows, the ones the stream had
    fed to the old rollups before the exchange (at or below the old `rollups_fed`) are fed to the
-   live ones; the stream feeds the others to the live rollups itself, its feeds trailing its inserts
-   (stream/rollup_feed.py).
+   live ones, numbered as the stream's feed numbered them; the stream feeds the others to the live
+   rollups itself, its feeds trailing its inserts (stream/rollup_feed.py).
 
 What is left: an insert into the old `actions` that began before the exchange and ends more than
 `settle_s` after it (rule 3 has stopped looking) would be missing from the live tables; and a
@@ -38,7 +38,7 @@ import uuid
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS
+from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, numbered_rows
 from stream import batch as batches
 from stream.archive import Record
 from stream.projections import derived_tables
@@ -62,8 +62,9 @@ COLUMN_LIST = ", ".join(STORED_COLUMNS + ("inserted_at",))
 COPY_ROWS = (f"INSERT INTO {{live:Identifier}}.actions ({COLUMN_LIST}) SELECT {COLUMN_LIST} "
              "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
 FEED_LIST = ", ".join(ROLLUP_FEED_COLUMNS)
-FEED_ROWS = (f"INSERT INTO {{live:Identifier}}.{ROLLUP_FEED} ({FEED_LIST}) SELECT {FEED_LIST} "
-             "FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)}")
+FEED_ROWS = (f"INSERT INTO {{live:Identifier}}.{ROLLUP_FEED} ({FEED_LIST}) SELECT {FEED_LIST} FROM ("
+             + numbered_rows("(SELECT * FROM {old:Identifier}.actions WHERE action_id IN {ids:Array(UUID)})",
+                             "{live:Identifier}.id_numbers") + ")")
 
 
 class SwapError(RuntimeError):

@@ -37,18 +37,17 @@ class StreamWorker:
         backoff = settings.stream_retry_max_backoff_s
         archive = Archive(self._client, lambda: topic_id(settings, settings.raw_topic),
                           max_backoff_s=backoff) if settings.archive_enabled else None
-        # beside the batch's own inserts: ids are numbered while it is archived, and rollups fed
-        # while the next batch is stored, each on a connection of its own
-        self._numbers_client, self._feed_client = connect(settings), connect(settings)
-        sink = ClickHouseSink(self._client, max_backoff_s=backoff, numbers=IdNumbers(self._numbers_client),
-                              feed_later=True, feed=RollupFeed(self._feed_client, max_backoff_s=backoff,
-                                                               gather_s=settings.stream_rollup_gather_s))
+        # rollups fed, and new ids numbered, while the next batch is stored: on a connection of their own
+        self._feed_client = connect(settings)
+        numbers = IdNumbers(self._feed_client)
+        sink = ClickHouseSink(self._client, max_backoff_s=backoff, numbers=numbers, feed_later=True,
+                              feed=RollupFeed(self._feed_client, numbers=numbers, max_backoff_s=backoff,
+                                              gather_s=settings.stream_rollup_gather_s))
         self.processor = BatchProcessor(sink, DeadLetters(settings, archive), backoff,
                                         settings.stream_max_record_bytes, settings.max_future, archive,
                                         ActionsTopic(settings) if settings.stream_publish_actions else None,
                                         Suppression(self._client, settings.erasure_refresh_s), settings.retention_days,
-                                        StoredWatermarks(settings, lambda: topic_id(settings, settings.raw_topic)),
-                                        number_ahead=True)
+                                        StoredWatermarks(settings, lambda: topic_id(settings, settings.raw_topic)))
         self._eraser_client = connect(settings)  # erasures run beside the batches, in their own thread
         eraser = Eraser(self._eraser_client, settings.clickhouse_database, settings.erasure_settle_s)
         self.app = create_faust_app(settings, self.processor, ErasureRequests(eraser, backoff))
@@ -155,5 +154,4 @@ class StreamWorker:
         self._client.close()
         self._eraser_client.close()
         self._feed_client.close()
-        self._numbers_client.close()
         log.info("stream worker stopped")
