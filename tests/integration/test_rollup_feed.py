@@ -144,3 +144,27 @@ def test_feeds_keep_their_order_gather_and_drain(chdb_dir: Path, stored_once: di
     assert client.query("SELECT max(fed_offset) FROM rollups_fed").result_rows[0][0] == 39
     assert rollups(client) == stored_once
 
+
+
+def test_new_ids_are_stored_as_0_and_the_feed_numbers_them(chdb_dir: Path) -> None:
+    client = database(chdb_dir)
+    sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    sink.write_now(rows(20))
+    stored = client.query("SELECT countIf(user_number = 0), countIf(session_number = 0), count() FROM actions")
+    zeros_users, zeros_sessions, count = stored.result_rows[0]
+    assert zeros_users == zeros_sessions == count, "not numbered on the write's path"
+    assert client.query("SELECT count() FROM id_numbers").result_rows[0][0] == 0
+
+    sink.feed.feed_now(sink.take_unfed())
+    numbers = dict(client.query("SELECT concat(toString(kind), ':', id), argMin(number, _block_number) "
+                                "FROM id_numbers GROUP BY kind, id").result_rows)
+    assert len(numbers) == 7 + 11 and 0 not in numbers.values()
+    users, sessions = client.query("SELECT groupBitmapMerge(users), groupBitmapMerge(sessions) FROM totals_all_time "
+                                   "WHERE type = ''").result_rows[0]
+    assert (users, sessions) == (7, 11)
+    fed = client.query("SELECT bitmapToArray(groupBitmapMergeState(users)) FROM totals_all_time WHERE type = ''")
+    assert sorted(fed.result_rows[0][0]) == sorted(n for k, n in numbers.items() if k.startswith("user:"))
+
+    sink.write_now(rows(20, first_offset=20))  # the same ids again: known to this writer now
+    later = client.query("SELECT countIf(user_number = 0) FROM actions WHERE kafka_offset >= 20").result_rows[0][0]
+    assert later == 0
