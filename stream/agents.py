@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 
 
 class BatchProcessor:
-    """The archive first, then dead letters, then the insert; only then may Faust ack (and later
-    commit) the batch. Whatever reached `actions` is archived (`logstream replay --swap` counts on it)."""
+    """The archive (then dead letters) beside the insert; only once both are done may Faust ack (and
+    later commit) the batch, so whatever reached `actions` is archived by then."""
 
     def __init__(self, sink: ClickHouseSink, dead_letters: DeadLetters, max_backoff_s: float,
                  max_record_bytes: int = 1 << 20, max_future: timedelta | None = None,
@@ -118,17 +118,33 @@ class BatchProcessor:
             before = len(batch.rows)
             batch.rows = batch.rows.since(epoch_millis(start))
             metrics.ACTIONS_EXPIRED.inc(before - len(batch.rows))
-        if self.archive is not None:
-            await self.archive.write(records, batch.rows)
-        if batch.dead:
-            await self.dead_letters.send(batch.dead)
-        refusals = await self.sink.write(batch.rows, batch.recheck_events) if len(batch.rows) else []
+        refusals = await self._archive_and_insert(records, batch)
         if refusals:
             await self.dead_letters.send(unstorable_letters(refusals, events))
         if self.watermarks is not None:  # every record is stored now: read-your-writes may answer
             self.watermarks.publish(life, events)
         if self.actions is not None and len(batch.rows):  # every stored row, those stored by an earlier attempt too
             await self.actions.publish(batch.rows, [refusal.source for refusal in refusals])
+
+
+    async def _archive_and_insert(self, records: Sequence[Record], batch: batches.Batch) -> list[Refusal]:
+        """The archive's insert (then the dead letters) beside the insert into `actions`: a one-log
+        write waits for the longer of the two, not both. Each retries until done; the batch is acked
+        only once both are."""
+        async def archive() -> None:
+            if self.archive is not None:
+                await self.archive.write(records, batch.rows)
+            if batch.dead:
+                await self.dead_letters.send(batch.dead)
+
+        async def insert() -> list[Refusal]:
+            return await self.sink.write(batch.rows, batch.recheck_events) if len(batch.rows) else []
+
+        archived, inserted = await asyncio.gather(archive(), insert(), return_exceptions=True)
+        for outcome in (archived, inserted):  # raised only once both are over: neither is left running
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return inserted
 
 
 def unstorable_letters(refusals: Sequence[Refusal], events: Sequence[EventT]) -> list[DeadLetter]:

@@ -1,7 +1,8 @@
 """`logstream replay --swap`: the rebuilt projections become the live ones while the stream writes,
 without losing or doubling what arrives meanwhile.
 
-The stream archives a batch's records before it inserts their actions, and once an insert into
+The stream archives a batch's records beside the insert of their actions (so a record may be in
+`actions` a moment before the archive holds it: rule 3 copies it), and once an insert into
 `actions` succeeded it never inserts that record again, unless Kafka re-delivers it, and a
 re-delivered batch is checked against what is stored. So a record the replay stores itself while
 the stream may still insert it would be stored twice. Hence:

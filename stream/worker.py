@@ -35,7 +35,9 @@ class StreamWorker:
         self.settings = settings
         self._client = connect(settings)
         backoff = settings.stream_retry_max_backoff_s
-        archive = Archive(self._client, lambda: topic_id(settings, settings.raw_topic),
+        # the archive's inserts run beside the sink's, on a connection of their own
+        self._archive_client = connect(settings)
+        archive = Archive(self._archive_client, lambda: topic_id(settings, settings.raw_topic),
                           max_backoff_s=backoff) if settings.archive_enabled else None
         # rollups fed, and new ids numbered, while the next batch is stored: on a connection of their own
         self._feed_client = connect(settings)
@@ -154,4 +156,5 @@ class StreamWorker:
         self._client.close()
         self._eraser_client.close()
         self._feed_client.close()
+        self._archive_client.close()
         log.info("stream worker stopped")
