@@ -63,8 +63,6 @@ UNIQUES_PER_DAY = ("SELECT users AS u, sessions AS s FROM totals_per_day "
                    "WHERE type IN {{scopes:Array(String)}} AND {days}")
 UNIQUES_PER_QUARTER_HOUR = ("SELECT users AS u, sessions AS s FROM uniques_per_quarter_hour "
                             "WHERE type IN {{scopes:Array(String)}} AND {quarters}")
-# A row stored before its writer knew an id's number holds 0 for it (NUMBERED_ROWS): the number
-# is then read from id_numbers (a join of every raw row would cost more than the rest of a summary).
 # A row stored before its writer knew an id's number holds 0 for it (logstream.clickhouse.NUMBERED_ROWS):
 # those ids' numbers come from id_numbers, found by one more pass over the raw rows (a join of every
 # raw row would cost more than the rest of a summary).

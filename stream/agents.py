@@ -126,7 +126,6 @@ class BatchProcessor:
         if self.actions is not None and len(batch.rows):  # every stored row, those stored by an earlier attempt too
             await self.actions.publish(batch.rows, [refusal.source for refusal in refusals])
 
-
     async def _archive_and_insert(self, records: Sequence[Record], batch: batches.Batch) -> list[Refusal]:
         """The archive's insert (then the dead letters) beside the insert into `actions`: a one-log
         write waits for the longer of the two, not both. Each retries until done; the batch is acked
