@@ -120,7 +120,8 @@ async def export_actions(
     if total > settings.query_export_max_rows:
         raise ResultTooLargeError(f"about {total:,} actions match, more than the {settings.query_export_max_rows:,} "
                                   "an export may hold (LOGSTREAM_QUERY_EXPORT_MAX_ROWS): narrow the range or filters")
-    statements = window_statements(action_filter, [start for start, _ in plan], format) if plan else []
+    # a rollup a feed behind the rows may plan no window at all: then one window, the whole range
+    statements = window_statements(action_filter, [start for start, _ in plan] or [None], format)
     limits = {"max_execution_time": settings.query_export_max_execution_s, "max_block_size": EXPORT_BLOCK_ROWS,
               "max_result_rows": settings.query_export_max_rows, "result_overflow_mode": "throw"}
 

@@ -1,8 +1,9 @@
 """The rollups summaries and analytics read, filled after a batch's rows are queryable.
 
-Eight of the views that `actions` fed read `actions_rollup_feed` instead (infra/clickhouse/0016),
-a table that stores nothing. The sink inserts a batch into `actions` (whose own two views serve
-reads that must see a write at once); the stream worker answers read-your-writes (the watermark),
+Nine of the views that `actions` fed read `actions_rollup_feed` instead (infra/clickhouse/0016,
+0017), a table that stores nothing. The sink inserts a batch into `actions` (whose one view left,
+`user_sessions`, serves a session's reads, which must see a write at once); the stream worker
+answers read-your-writes (the watermark),
 then feeds the same rows here. Feeds run one at a time in the order submitted, beside the next
 batch's insert, and a batch is acked only once its rows are fed, so Kafka delivers it again after
 a crash. The same insert records the highest offset fed per partition (`rollups_fed`): a batch

@@ -3,7 +3,8 @@
 Each case stores the same records through the real sink and engine as a worker would, with its
 feed held back (`feed_later`) and the work cut short where a crash could cut it, then lets a fresh
 sink take the batch again as Kafka would deliver it. Every rollup must then equal the rollups of a
-database that stored the records once, in one go.
+database that stored the records once, in one go. And a read that must not wait for the feed,
+the export, holds every row stored whatever the rollups hold yet.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from pathlib import Path
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
+from fastapi.testclient import TestClient
 
 from logstream.clickhouse import connect, migrate
 from logstream.settings import ClickHouseSettings
+from query_api.app import create_app
+from query_api.settings import QuerySettings
 from stream import batch
 from stream.projections import derived_tables, merged_totals
 from stream.rollup_feed import RollupFeed
@@ -168,3 +172,26 @@ def test_new_ids_are_stored_as_0_and_the_feed_numbers_them(chdb_dir: Path) -> No
     sink.write_now(rows(20, first_offset=20))  # the same ids again: known to this writer now
     later = client.query("SELECT countIf(user_number = 0) FROM actions WHERE kafka_offset >= 20").result_rows[0][0]
     assert later == 0
+
+
+def test_an_export_holds_rows_stored_but_not_yet_fed(chdb_dir: Path) -> None:
+    """The export plans its windows from the per-minute rollup, which a feed fills after the rows:
+    rows stored and not fed (the rollup has nothing yet, or less) are exported all the same."""
+    client = database(chdb_dir)
+    sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    sink.write_now(rows(20))
+    settings = QuerySettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=client.database)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as query:
+        def exported() -> list[str]:
+            response = query.get("/v1/actions/export", params={"from": "2026-03-01", "to": "2026-03-04"})
+            assert response.status_code == 200, response.text
+            return [orjson.loads(line)["actionId"] for line in response.content.splitlines()]
+
+        listed = [a["actionId"] for a in query.get("/v1/actions", params={"limit": 1000}).json()["actions"]]
+        assert client.query("SELECT count() FROM actions_per_minute").result_rows[0][0] == 0
+        assert len(listed) == len(rows(20)) and exported() == listed  # no rollup row: one window
+
+        sink.feed.feed_now(sink.take_unfed())
+        sink.write_now(rows(20, first_offset=20))  # the rollup counts the first 20 records only
+        listed = [a["actionId"] for a in query.get("/v1/actions", params={"limit": 1000}).json()["actions"]]
+        assert len(listed) == len(rows(20)) + len(rows(20, first_offset=20)) and exported() == listed
