@@ -2,7 +2,9 @@
 
 Published after the batch's rows are in ClickHouse and before the batch is acked, from every valid
 row of the batch, including rows the sink skipped as already stored (a re-delivery after a crash
-between the insert and this publish must still publish them). So: at least once, never missing an
+between the insert and this publish must still publish them). The worker does not wait for it: a
+batch's publish (`submit`) runs beside the next batch, after the batch's before it, and only the
+batch's ack waits for it. So: at least once, never missing an
 action; a repeat carries an actionId already seen (deterministic), which is how consumers drop it.
 Exactly once would need Kafka transactions, which the embedded broker does not isolate (an aborted
 transaction's records reach read_committed consumers; docs/topics.md).
@@ -92,11 +94,32 @@ class ActionsTopic:
                                    "message.timeout.ms": message_timeout_ms, "message.max.bytes": largest,
                                    "delivery.report.only.error": True, "on_delivery": self._on_delivery})
         self._failures: list[KafkaError] = []
+        self._last: asyncio.Future[None] | None = None  # the latest `submit`: the next one waits for it
         self.sent = 0
         self.too_large = 0
 
+    def submit(self, columns: Columns, skip: Iterable[Source] = ()) -> asyncio.Future[None]:
+        """`publish`, once everything submitted before is published (a partition's records keep
+        their order), while the caller goes on. Done once published; cancelled, or raising, if one
+        submitted before it was not published (the worker is stopping)."""
+        previous = self._last
+
+        async def after_previous() -> None:
+            if previous is not None:
+                await asyncio.shield(previous)
+            await self.publish(columns, skip)
+
+        self._last = asyncio.ensure_future(after_previous())
+        return self._last
+
+    async def drain(self) -> None:
+        """Returns once everything submitted is published, or has failed."""
+        if self._last is not None:
+            await asyncio.wait([self._last])
+
     async def publish(self, columns: Columns, skip: Iterable[Source] = ()) -> None:
-        records = action_records(columns, skip)
+        # rendered in a thread, as produced: the event loop stays free to deliver the next batch
+        records = await asyncio.to_thread(action_records, columns, skip)
         if records:
             skipped = await until_done(lambda: asyncio.to_thread(self._publish_once, records),
                                        what="actions publish", max_backoff_s=self._max_backoff_s)

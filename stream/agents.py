@@ -27,7 +27,7 @@ from stream.retention import horizon
 from stream.retry import until_done
 from stream.settings import StreamSettings
 from stream.sink import ClickHouseSink, Refusal
-from stream.split import Source
+from stream.split import Columns, Source
 from stream.suppression import Suppression
 from stream.take import take_buffered
 from stream.watermarks import StoredWatermarks
@@ -62,17 +62,18 @@ class BatchProcessor:
         self.records = 0
         self.positions: dict[tuple[str, int], int] = {}  # the offset after the last record processed
 
-    async def process(self, events: Sequence[EventT]) -> asyncio.Future[None] | None:
-        """Stores the batch; returns what the batch's ack must wait for: its rows fed to the
-        rollups (stream/rollup_feed.py), which runs beside the next batch. None: ack at once."""
+    async def process(self, events: Sequence[EventT]) -> asyncio.Future[Any] | None:
+        """Stores the batch; returns what the batch's ack must wait for: its rows published to the
+        actions topic and fed to the rollups (stream/rollup_feed.py), which run beside the next
+        batch. None: ack at once."""
         self.in_flight = True
         try:
             life = await self.watermarks.life() if self.watermarks is not None else None
             if self._drain_first:  # the dedup reads what was fed: nothing may still be on its way
                 await self.sink.feed.drain()
                 self._drain_first = False
-            await until_done(lambda: self._process_once(events, life), what="batch", max_backoff_s=self._max_backoff_s,
-                             on_failure=lambda _: self.recheck_stored())
+            stored = await until_done(lambda: self._process_once(events, life), what="batch",
+                                      max_backoff_s=self._max_backoff_s, on_failure=lambda _: self.recheck_stored())
         except asyncio.CancelledError:
             withhold_acks(events)
             raise
@@ -92,7 +93,9 @@ class BatchProcessor:
         self.last_batch_wall = time.time()
         self.first_batch_wall = self.first_batch_wall or self.last_batch_wall
         unfed = self.sink.take_unfed()
-        return self.sink.feed.submit(unfed) if unfed[0] else None
+        # every stored row, those stored by an earlier attempt too
+        published = self.actions.submit(*stored) if self.actions is not None and stored is not None else None
+        return all_of(published, self.sink.feed.submit(unfed) if unfed[0] else None)
 
     def recheck_stored(self) -> None:
         self._drain_first = True
@@ -100,7 +103,9 @@ class BatchProcessor:
         if self.archive is not None:
             self.archive.recheck_stored()
 
-    async def _process_once(self, events: Sequence[EventT], life: uuid.UUID | None = None) -> None:
+    async def _process_once(self, events: Sequence[EventT],
+                            life: uuid.UUID | None = None) -> tuple[Columns, list[Source]] | None:
+        """Stores the batch; returns its stored rows and the records refused, for the actions topic."""
         records = [Record(e.message.key, e.message.value, headers_of(e.message.headers), source_of(e.message))
                    for e in events]
         if self.suppression is not None:  # erased users' logs are neither archived nor stored
@@ -123,8 +128,7 @@ class BatchProcessor:
             await self.dead_letters.send(unstorable_letters(refusals, events))
         if self.watermarks is not None:  # every record is stored now: read-your-writes may answer
             self.watermarks.publish(life, events)
-        if self.actions is not None and len(batch.rows):  # every stored row, those stored by an earlier attempt too
-            await self.actions.publish(batch.rows, [refusal.source for refusal in refusals])
+        return (batch.rows, [refusal.source for refusal in refusals]) if len(batch.rows) else None
 
     async def _archive_and_insert(self, records: Sequence[Record], batch: batches.Batch) -> list[Refusal]:
         """The archive's insert (then the dead letters) beside the insert into `actions`: a one-log
@@ -144,6 +148,14 @@ class BatchProcessor:
             if isinstance(outcome, BaseException):
                 raise outcome
         return inserted
+
+
+def all_of(*futures: asyncio.Future[Any] | None) -> asyncio.Future[Any] | None:
+    """One future for those given (None: none to wait for)."""
+    pending = [future for future in futures if future is not None]
+    if len(pending) < 2:
+        return pending[0] if pending else None
+    return asyncio.gather(*pending)
 
 
 def unstorable_letters(refusals: Sequence[Refusal], events: Sequence[EventT]) -> list[DeadLetter]:

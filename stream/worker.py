@@ -132,11 +132,15 @@ class StreamWorker:
         log.error("drain timed out after %.0f s; the rest stays in the topic", self.settings.stream_drain_timeout_s)
 
     async def _feed_stored(self) -> None:
-        """Feed the rollups what was stored, unless the engine is gone (Kafka then delivers it again)."""
+        """Publish and feed the rollups what was stored, unless the broker or the engine is gone (Kafka
+        then delivers it again)."""
         try:
+            if self.processor.actions is not None:
+                await asyncio.wait_for(self.processor.actions.drain(), self.settings.stream_drain_timeout_s)
             await asyncio.wait_for(self.processor.sink.feed.drain(), self.settings.stream_drain_timeout_s)
         except TimeoutError:
-            log.error("rollups not fed before stopping; the unfed batches are delivered again at the next start")
+            log.error("actions not published or rollups not fed before stopping; "
+                      "those batches are delivered again at the next start")
 
     async def stop(self) -> None:
         if self._retention_task is not None:
