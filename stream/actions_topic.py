@@ -3,9 +3,9 @@
 Published after the batch's rows are in ClickHouse and before the batch is acked, from every valid
 row of the batch, including rows the sink skipped as already stored (a re-delivery after a crash
 between the insert and this publish must still publish them). The worker does not wait for it: a
-batch's publish (`submit`) runs beside the next batch, after the batch's before it, and only the
-batch's ack waits for it. So: at least once, never missing an
-action; a repeat carries an actionId already seen (deterministic), which is how consumers drop it.
+batch's publish (`submit`) runs beside the next batch, after the previous batch's, and only the
+batch's ack waits for it. So: at least once, never missing an action; a repeat carries an actionId
+already seen (deterministic), which is how consumers drop it.
 Exactly once would need Kafka transactions, which the embedded broker does not isolate (an aborted
 transaction's records reach read_committed consumers; docs/topics.md).
 
