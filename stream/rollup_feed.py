@@ -3,11 +3,11 @@
 Nine of the views that `actions` fed read `actions_rollup_feed` instead (infra/clickhouse/0016,
 0017), a table that stores nothing. The sink inserts a batch into `actions` (whose one view left,
 `user_sessions`, serves a session's reads, which must see a write at once); the stream worker
-answers read-your-writes (the watermark),
-then feeds the same rows here. Feeds run one at a time in the order submitted, beside the next
-batch's insert, and a batch is acked only once its rows are fed, so Kafka delivers it again after
-a crash. The same insert records the highest offset fed per partition (`rollups_fed`): a batch
-delivered again feeds exactly its rows that are stored but were not fed (`ClickHouseSink`).
+answers read-your-writes (the watermark), then feeds the same rows here. Feeds run one at a time
+in the order submitted, beside the next batch's insert, and a batch is acked only once its rows
+are fed, so Kafka delivers it again after a crash. The same insert records the highest offset fed
+per partition (`rollups_fed`): a batch delivered again feeds exactly its rows that are stored but
+were not fed (`ClickHouseSink`).
 
 The feed also numbers ids (stream/id_numbers.py): the sink stores a row with the numbers its
 writer already knows and 0 for a new id, so that numbering is not on the answer's path; the rows
