@@ -86,11 +86,12 @@ def windows_query(action_filter: ActionFilter) -> tuple[str, dict[str, Any]]:
     return WINDOWS.format(per_minute=per_minute), parameters
 
 
-def window_statements(action_filter: ActionFilter, starts: list[Any], file_format: str) -> list[tuple[str, dict]]:
+def window_statements(action_filter: ActionFilter, boundaries: list[Any], file_format: str) -> list[tuple[str, dict]]:
+    """One statement per window: the filter's whole range cut at `boundaries` (none: one window)."""
     condition, parameters = where(action_filter, None)
     sql = EXPORT_ROWS.format(line=LINES[file_format], where=condition)
-    lows = [action_filter.start or EARLIEST_TIME, *starts[1:]]
-    highs = [*starts[1:], action_filter.end or LATEST_TIME]
+    lows = [action_filter.start or EARLIEST_TIME, *boundaries]
+    highs = [*boundaries, action_filter.end or LATEST_TIME]
     return [(sql, {**parameters, "window_lo": ch_time(low), "window_hi": ch_time(high)})
             for low, high in zip(lows, highs, strict=True)]
 
@@ -120,8 +121,9 @@ async def export_actions(
     if total > settings.query_export_max_rows:
         raise ResultTooLargeError(f"about {total:,} actions match, more than the {settings.query_export_max_rows:,} "
                                   "an export may hold (LOGSTREAM_QUERY_EXPORT_MAX_ROWS): narrow the range or filters")
-    # a rollup a feed behind the rows may plan no window at all: then one window, the whole range
-    statements = window_statements(action_filter, [start for start, _ in plan] or [None], format)
+    # the windows cover the whole range whatever the plan counts: a rollup a feed behind the rows
+    # (or with nothing yet) makes them uneven, never short of a row
+    statements = window_statements(action_filter, [start for start, _ in plan[1:]], format)
     limits = {"max_execution_time": settings.query_export_max_execution_s, "max_block_size": EXPORT_BLOCK_ROWS,
               "max_result_rows": settings.query_export_max_rows, "result_overflow_mode": "throw"}
 

@@ -43,6 +43,12 @@ class TopicReader:
                     self.messages.append(message)
         return self.messages
 
+    def read_settled(self, done: Any, timeout: float) -> list[Any]:
+        """`read_until`, then whatever repeats are still on their way."""
+        self.read_until(done, timeout)
+        time.sleep(2)
+        return self.read_until(lambda m: False, timeout=2)
+
     def close(self) -> None:
         self.consumer.close()
 
@@ -63,10 +69,8 @@ def test_a_sigkilled_worker_repeats_actions_but_never_loses_one(broker: str, tmp
     expected = expected_ids(event_ids)
     reader = TopicReader(broker, f"actions-{worker.run}")
     try:
-        messages = reader.read_until(lambda m: len({orjson.loads(x.value())["actionId"] for x in m}) >= len(expected),
-                                     timeout=180)
-        time.sleep(2)  # whatever repeats are still on their way
-        messages = reader.read_until(lambda m: False, timeout=2)
+        messages = reader.read_settled(
+            lambda m: len({orjson.loads(x.value())["actionId"] for x in m}) >= len(expected), timeout=180)
         seen: set[str] = set()
         repeats = 0
         for message in messages:
@@ -102,9 +106,7 @@ def test_publishes_keep_each_partitions_order_and_a_clean_stop_repeats_none(brok
     expected = expected_ids(event_ids)
     reader = TopicReader(broker, f"actions-{worker.run}")
     try:
-        messages = reader.read_until(lambda m: len(m) >= len(expected), timeout=180)
-        time.sleep(2)  # whatever repeats are still on their way
-        messages = reader.read_until(lambda m: False, timeout=2)
+        messages = reader.read_settled(lambda m: len(m) >= len(expected), timeout=180)
         assert len(messages) == len(expected)
         assert {orjson.loads(m.value())["actionId"] for m in messages} == expected
         last: dict[tuple[int, int], int] = {}  # (topic partition, raw partition) -> the last raw offset seen

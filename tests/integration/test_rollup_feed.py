@@ -178,8 +178,9 @@ def test_an_export_holds_rows_stored_but_not_yet_fed(chdb_dir: Path) -> None:
     """The export plans its windows from the per-minute rollup, which a feed fills after the rows:
     rows stored and not fed (the rollup has nothing yet, or less) are exported all the same."""
     client = database(chdb_dir)
+    first, second = rows(20), rows(20, first_offset=20)
     sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
-    sink.write_now(rows(20))
+    sink.write_now(first)
     settings = QuerySettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=client.database)
     with TestClient(create_app(settings), raise_server_exceptions=False) as query:
         def exported() -> list[str]:
@@ -189,9 +190,9 @@ def test_an_export_holds_rows_stored_but_not_yet_fed(chdb_dir: Path) -> None:
 
         listed = [a["actionId"] for a in query.get("/v1/actions", params={"limit": 1000}).json()["actions"]]
         assert client.query("SELECT count() FROM actions_per_minute").result_rows[0][0] == 0
-        assert len(listed) == len(rows(20)) and exported() == listed  # no rollup row: one window
+        assert len(listed) == len(first) and exported() == listed  # no rollup row: one window
 
         sink.feed.feed_now(sink.take_unfed())
-        sink.write_now(rows(20, first_offset=20))  # the rollup counts the first 20 records only
+        sink.write_now(second)  # the rollup counts the first 20 records only
         listed = [a["actionId"] for a in query.get("/v1/actions", params={"limit": 1000}).json()["actions"]]
-        assert len(listed) == len(rows(20)) + len(rows(20, first_offset=20)) and exported() == listed
+        assert len(listed) == len(first) + len(second) and exported() == listed
