@@ -318,15 +318,15 @@ def test_sessions_and_users(world: World) -> None:
         for row in world.rows:
             if row.user == user:
                 per_session[row.session].append(row)
-        expected = []
+        newest_first = []  # by the first action's instant, not its text: "...:00Z" sorts after "...:00.001Z"
         for session, rows in per_session.items():
             first, last = min(r.ms for r in rows), max(r.ms for r in rows)
             if start.timestamp() * 1000 <= first < end.timestamp() * 1000:
                 counts = Counter(r.type for r in rows)
-                expected.append({"sessionId": session, "firstTime": utc_text(first), "lastTime": utc_text(last),
-                                 "durationMs": last - first, "total": len(rows),
-                                 "byType": {t: counts[t] for t in TYPES}})
-        expected.sort(key=lambda s: (s["firstTime"], s["sessionId"]), reverse=True)
+                newest_first.append((first, session, {
+                    "sessionId": session, "firstTime": utc_text(first), "lastTime": utc_text(last),
+                    "durationMs": last - first, "total": len(rows), "byType": {t: counts[t] for t in TYPES}}))
+        expected = [listed for _, _, listed in sorted(newest_first, key=lambda s: s[:2], reverse=True)]
         pages, cursor = [], None
         while True:
             params = {"from": text(start), "to": text(end), "limit": 2, **({"cursor": cursor} if cursor else {})}
