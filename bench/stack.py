@@ -19,7 +19,7 @@ from embedded.supervisor import UpSettings, wait_ready
 from logstream.clickhouse import embedded_http_dsn
 
 # A command line's role: the first marker it contains.
-ROLES = {"tansu": "broker", "--with-stream": "query+stream", "cli.main query": "query",
+ROLES = {"tansu": "broker", " kafka.Kafka ": "broker", "--with-stream": "query+stream", "cli.main query": "query",
          "cli.main stream": "stream", "cli.main producer": "producer"}
 
 
