@@ -26,6 +26,7 @@ from bench import ceilings
 from bench.loadgen import percentile, run_load
 from bench.procstats import peak_rss_mb, rss_file_mb
 from bench.stack import Stack
+from embedded.supervisor import BrokerSettings
 from logstream.contract import LogIn
 from logstream.progress import Progress
 
@@ -314,8 +315,9 @@ def run(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace, runs: list[dict[str, float]], once: dict[str, float]) -> int:
     summary = summarize(runs)
     summary.update({name: {"median": value, "min": value, "max": value} for name, value in once.items()})
-    result = {"profile": "quick" if args.quick else "full", "runs": len(runs), "figures": summary,
-              "targets": verdicts(summary)}
+    broker = None if args.url else BrokerSettings().broker  # the broker `up` started for the runs
+    result = {"profile": "quick" if args.quick else "full", "runs": len(runs), "broker": broker,
+              "figures": summary, "targets": verdicts(summary)}
     if args.json:
         print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())  # noqa: T201
     else:
@@ -324,7 +326,8 @@ def report(args: argparse.Namespace, runs: list[dict[str, float]], once: dict[st
 
 
 def render(report: dict[str, Any]) -> str:
-    lines = [f"{'figure':<36} {'median':>14} {'min':>14} {'max':>14}"]
+    lines = [f"broker: {report['broker'] or 'the running stack at --url'}", "",
+             f"{'figure':<36} {'median':>14} {'min':>14} {'max':>14}"]
     for name, value in report["figures"].items():
         lines.append(f"{name:<36} {value['median']:>14,.3f} {value['min']:>14,.3f} {value['max']:>14,.3f}")
     lines.append("")

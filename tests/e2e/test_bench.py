@@ -38,6 +38,7 @@ def test_bench_ingest_ceilings_only_reports_both_ceilings_side_by_side(tmp_path)
                  "empty_agent_cpu_us_per_record", "stream_worker_cpu_us_per_record"):
         assert report["figures"][name]["median"] > 0, name
     assert set(report["targets"]) == {"stream_vs_empty_agent"}
+    assert report["broker"] == "tansu"  # the broker `up` started: the figures depend on it
 
 
 def test_bench_ingest_latency_only_measures_the_idle_phases_alone(tmp_path) -> None:
