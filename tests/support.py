@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,22 +25,39 @@ KEYED_STACK_KEY = "schemathesis-key-0123456789"  # the keyed_stack fixture's key
 _HANDED_OUT: set[int] = set()
 
 
-# pytest-xdist's workers (gw0, gw1, ...) each take the ports of their own residue (of the port halved:
-# Linux hands out ports of one parity to bind()): none can be handed a port another worker's services hold.
+# pytest-xdist's workers (gw0, gw1, ...) each take the ports of their own residue: none can be handed a
+# port another worker's services hold.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
 
+def _ports_no_client_takes() -> list[int]:
+    """Ports outside the range the kernel picks a client socket's (or a bind to port 0's) port from,
+    and this worker's own."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return [port for port in range(10_000, 65_536) if not low <= port <= high and port % _WORKERS == _WORKER]
+
+
+_PORTS = _ports_no_client_takes()
+
+
 def free_port() -> int:
-    """A port free now, never one handed out before in this run (the OS may offer a closed probe's port
-    again, and two services of one stack given the same port fail to start), and this worker's own."""
+    """A port free now, that no client socket can take before the service binds it, never handed out
+    before in this run (two services of one stack given the same port fail to start)."""
     while True:
+        port = random.choice(_PORTS)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in _HANDED_OUT and (port >> 1) % _WORKERS == _WORKER:
-            _HANDED_OUT.add(port)
-            return port
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
 
 
 def wait_until(check: Callable[[], T], *, timeout: float, what: str | Callable[[], str], interval: float = 0.1) -> T:
