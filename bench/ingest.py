@@ -26,7 +26,7 @@ from bench import ceilings
 from bench.loadgen import percentile, run_load
 from bench.procstats import peak_rss_mb, rss_file_mb
 from bench.stack import Stack
-from embedded.supervisor import BrokerSettings
+from embedded.supervisor import UpSettings
 from logstream.contract import LogIn
 from logstream.progress import Progress
 
@@ -315,7 +315,7 @@ def run(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace, runs: list[dict[str, float]], once: dict[str, float]) -> int:
     summary = summarize(runs)
     summary.update({name: {"median": value, "min": value, "max": value} for name, value in once.items()})
-    broker = None if args.url else BrokerSettings().broker  # the broker `up` started for the runs
+    broker = None if args.url else started_broker()
     result = {"profile": "quick" if args.quick else "full", "runs": len(runs), "broker": broker,
               "figures": summary, "targets": verdicts(summary)}
     if args.json:
@@ -325,8 +325,14 @@ def report(args: argparse.Namespace, runs: list[dict[str, float]], once: dict[st
     return 0
 
 
+def started_broker() -> str | None:
+    """The broker `up` started for the runs; None when it started none (LOGSTREAM_EMBEDDED_BROKER=false)."""
+    settings = UpSettings()
+    return settings.broker if settings.embedded_broker else None
+
+
 def render(report: dict[str, Any]) -> str:
-    lines = [f"broker: {report['broker'] or 'the running stack at --url'}", "",
+    lines = [f"broker: {report['broker'] or 'none started by up (--url, or LOGSTREAM_EMBEDDED_BROKER=false)'}", "",
              f"{'figure':<36} {'median':>14} {'min':>14} {'max':>14}"]
     for name, value in report["figures"].items():
         lines.append(f"{name:<36} {value['median']:>14,.3f} {value['min']:>14,.3f} {value['max']:>14,.3f}")
