@@ -6,9 +6,10 @@ the table. Until a check finds nothing at or past a batch's first offset, each b
 are compared with those already stored for its offsets, and only the missing rows are inserted;
 after that, a batch that starts below what this sink has stored since (a consumer fetching again
 from its committed offset) is checked again. Action ids are deterministic, so the comparison is
-exact even for a half-written batch. Stored rows are fed to the summaries' rollups after the rows
-(stream/rollup_feed.py); a row found stored is fed again only if it lies past its partition's
-fed offset.
+exact even for a half-written batch. A record the broker holds twice, at two offsets (a producer's
+retry across a leader's failover), is dropped by its eventId (stream/recent_events.py). Stored rows
+are fed to the summaries' rollups after the rows (stream/rollup_feed.py); a row found stored is fed
+again only if it lies past its partition's fed offset.
 
 Failures are told apart (`refuses_rows`). A transient one (the engine unreachable, a timeout, too
 many parts) is retried with backoff, and the batch is not acked meanwhile. A refusal of particular
@@ -31,6 +32,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
 from stream import metrics
 from stream.id_numbers import SESSION, USER, IdNumbers
+from stream.recent_events import RecentEvents
 from stream.retry import until_done
 from stream.rollup_feed import RollupFeed, Rows, feed_rows, joined
 from stream.split import COLUMNS, Columns, Source
@@ -42,8 +44,9 @@ log = logging.getLogger(__name__)
 # its partition's fed offset (stream/rollup_feed.py).
 STORED_ACTION_IDS_OF_EVENTS = ("SELECT action_id, kafka_topic, kafka_partition, kafka_offset FROM actions "
                                "WHERE event_id IN {event_ids:Array(UUID)}")
+# from `span` offsets below a batch's first: the records a copy in the batch may repeat
 STORED_ACTION_IDS_FROM_OFFSET = """
-SELECT action_id, kafka_topic, kafka_partition, kafka_offset FROM actions
+SELECT action_id, event_id, kafka_offset FROM actions
 WHERE kafka_topic = {topic:String} AND kafka_partition = {partition:UInt32} AND kafka_offset >= {offset:UInt64}
 """
 
@@ -116,6 +119,7 @@ class ClickHouseSink:
         # per partition, an offset from which nothing was stored when it was checked; this sink's own
         # inserts move it on. A batch that starts below it (Kafka delivers again) is checked.
         self._new_from: dict[tuple[str, int], int] = {}
+        self._recent = RecentEvents()
         self.rows_written = 0
         self.duplicates_skipped = 0
         self.refused_records = 0
@@ -130,6 +134,7 @@ class ClickHouseSink:
         """Any partition may now start at an offset whose rows are already stored (after a
         (re)assignment, or an attempt that failed part of the way)."""
         self._new_from.clear()
+        self._recent.forget()
 
     async def write(self, columns: Columns, recheck_events: set[int] | None = None) -> list[Refusal]:
         """Store the batch; retried until the engine answers. Returns the records it refused."""
@@ -149,6 +154,10 @@ class ClickHouseSink:
         bounds = columns.offset_bounds()  # one pass over the batch, for the dedup and the log line
         first_offsets = {key: first for key, (first, _) in bounds.items()}
         stored = self._stored_action_ids(first_offsets) | self._stored_for_events(recheck_events)
+        if copies := self._recent.copies(columns):
+            log.warning("sink skipped %d rows of records stored at other offsets (a producer's retry appended "
+                        "again): %s", len(copies), sorted({position for position in copies.values()})[:5])
+            stored |= copies
         if stored:
             self._feed_stored(columns, stored)
             before = len(columns)
@@ -157,6 +166,7 @@ class ClickHouseSink:
             metrics.DUPLICATES_SKIPPED.inc(before - len(columns))
         written_before = self.rows_written
         refusals = self._insert(columns) if len(columns) else []
+        self._recent.add(columns, refused={(r.source.partition, r.source.offset) for r in refusals})
         for key, (_, last) in bounds.items():  # stored now, by this sink: a later batch from below is checked
             if key in self._new_from:
                 self._new_from[key] = max(self._new_from[key], last + 1)
@@ -236,15 +246,20 @@ class ClickHouseSink:
         return {action_id.int: (topic, partition, offset) for action_id, topic, partition, offset in rows.result_rows}
 
     def _stored_action_ids(self, first_offsets: dict[tuple[str, int], int]) -> dict[int, Position]:
+        """The rows stored in each partition from `span` offsets below the batch's first on; they seed
+        the window of recent eventIds."""
         stored: dict[int, Position] = {}
         for (topic, partition), offset in first_offsets.items():
             new_from = self._new_from.get((topic, partition))
             if new_from is not None and offset >= new_from:
                 continue
-            rows = self._client.query(STORED_ACTION_IDS_FROM_OFFSET,
-                                      parameters={"topic": topic, "partition": partition, "offset": offset})
-            found = {action_id.int: (t, p, o) for action_id, t, p, o in rows.result_rows}
-            if not found:
+            rows = self._client.query(STORED_ACTION_IDS_FROM_OFFSET, parameters={
+                "topic": topic, "partition": partition, "offset": max(0, offset - self._recent.span)})
+            at_or_past = False
+            for action_id, event_id, stored_offset in rows.result_rows:
+                stored[action_id.int] = (topic, partition, stored_offset)
+                self._recent.note(topic, event_id.int, partition, stored_offset)
+                at_or_past = at_or_past or stored_offset >= offset
+            if not at_or_past:
                 self._new_from[(topic, partition)] = offset  # nothing stored past here: later batches are new
-            stored |= found
         return stored
