@@ -21,7 +21,8 @@ from collections.abc import Container
 
 from stream.split import Columns
 
-SPAN = 10_000  # offsets per partition; ~7 MB for six partitions
+SPAN = 10_000  # offsets per partition: 60,000 records and ~10 MB for six partitions
+SLACK = 1.25  # the window is pruned when it holds this many times what it must
 OFFSET_BITS = 48
 OFFSET_MASK = (1 << OFFSET_BITS) - 1
 
@@ -89,10 +90,10 @@ class RecentEvents:
 
     def _evict(self) -> None:
         """Drop what lies more than `span` offsets below its partition's latest, once the window holds
-        twice what it must (amortized: each entry is looked at a bounded number of times)."""
+        SLACK times what it must (amortized: a prune follows at least (SLACK - 1) * span new records)."""
         for topic, at in list(self._at.items()):
             partitions = [key for key in self._top if key[0] == topic]
-            if len(at) <= 2 * self.span * max(1, len(partitions)):
+            if len(at) <= SLACK * self.span * max(1, len(partitions)):
                 continue
             floor = {partition: self._top[(topic, partition)] - self.span for _, partition in partitions}
             self._at[topic] = {event_id: position for event_id, position in at.items()
