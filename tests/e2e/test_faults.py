@@ -72,6 +72,26 @@ def test_clickhouse_unavailable_for_20_s_mid_stream(broker: str, tmp_path: Path)
         worker.service.stop()  # type: ignore[union-attr]
 
 
+def test_a_log_the_broker_holds_twice_in_other_batches_and_across_a_restart_is_stored_once(
+        broker: str, tmp_path: Path) -> None:
+    """What a producer's retry across a partition leader's failover leaves in the raw topic: records
+    appended again, without any header, thousands of offsets after their originals."""
+    worker = Worker(broker, tmp_path, {"LOGSTREAM_STREAM_BATCH_SIZE": "500"}).start()
+    event_ids, batch = records(6_000)
+    try:
+        produce_raw(broker, worker.topic, batch[:3_000] + batch[:20])  # 20 copies ~500 offsets on per partition
+        wait_until(lambda: worker.status().get("duplicates_skipped", 0) >= 20 * 3, timeout=60,
+                   what=lambda: f"the copies skipped: {worker.status()}")
+        worker.service.stop()  # type: ignore[union-attr]
+        worker.start()  # a fresh sink: it finds the originals in ClickHouse
+        produce_raw(broker, worker.topic, batch[20:40] + batch[3_000:])
+        wait_until(lambda: worker.status().get("duplicates_skipped", 0) >= 20 * 3, timeout=60,
+                   what=lambda: f"the copies skipped after the restart: {worker.status()}")
+        assert_exactly(worker.base, expected_ids(event_ids))
+    finally:
+        worker.service.stop()  # type: ignore[union-attr]
+
+
 def test_producer_killed_with_requests_in_flight(broker: str, tmp_path: Path) -> None:
     """Every request answered 202 is in ClickHouse; the others were never answered 202."""
     worker = Worker(broker, tmp_path).start()
