@@ -154,14 +154,16 @@ class ClickHouseSink:
         bounds = columns.offset_bounds()  # one pass over the batch, for the dedup and the log line
         first_offsets = {key: first for key, (first, _) in bounds.items()}
         stored = self._stored_action_ids(first_offsets) | self._stored_for_events(recheck_events)
-        if copies := self._recent.copies(columns):
-            log.warning("sink skipped %d rows of records stored at other offsets (a producer's retry appended "
-                        "again): %s", len(copies), sorted({position for position in copies.values()})[:5])
-            stored |= copies
         if stored:
             self._feed_stored(columns, stored)
+        # never fed: their originals were, or are on their way (this sink's own, or committed before it)
+        copies = self._recent.copies(columns)
+        if copies:
+            log.warning("sink skipped %d rows of records stored at other offsets (a producer's retry appended "
+                        "again): %s", len(copies), sorted(set(copies.values()))[:5])
+        if stored or copies:
             before = len(columns)
-            columns = columns.without(stored)
+            columns = columns.without(stored.keys() | copies.keys())
             self.duplicates_skipped += before - len(columns)
             metrics.DUPLICATES_SKIPPED.inc(before - len(columns))
         written_before = self.rows_written
@@ -246,8 +248,8 @@ class ClickHouseSink:
         return {action_id.int: (topic, partition, offset) for action_id, topic, partition, offset in rows.result_rows}
 
     def _stored_action_ids(self, first_offsets: dict[tuple[str, int], int]) -> dict[int, Position]:
-        """The rows stored in each partition from `span` offsets below the batch's first on; they seed
-        the window of recent eventIds."""
+        """The rows stored in each partition at or past the batch's first offset. Those of the `span`
+        offsets below it seed the window of recent eventIds: committed, hence fed."""
         stored: dict[int, Position] = {}
         for (topic, partition), offset in first_offsets.items():
             new_from = self._new_from.get((topic, partition))
@@ -257,9 +259,10 @@ class ClickHouseSink:
                 "topic": topic, "partition": partition, "offset": max(0, offset - self._recent.span)})
             at_or_past = False
             for action_id, event_id, stored_offset in rows.result_rows:
-                stored[action_id.int] = (topic, partition, stored_offset)
                 self._recent.note(topic, event_id.int, partition, stored_offset)
-                at_or_past = at_or_past or stored_offset >= offset
+                if stored_offset >= offset:
+                    stored[action_id.int] = (topic, partition, stored_offset)
+                    at_or_past = True
             if not at_or_past:
                 self._new_from[(topic, partition)] = offset  # nothing stored past here: later batches are new
         return stored

@@ -76,6 +76,18 @@ def test_a_copy_keyed_to_another_partition_is_a_copy_and_a_log_with_another_id_i
     assert sink.duplicates_skipped == 6
 
 
+def test_a_copy_is_not_fed_to_the_summaries_while_its_originals_feed_is_on_its_way(client: Client) -> None:
+    topic, values = f"t-{uuid.uuid4().hex[:8]}", logs(10)
+    sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)  # as the worker runs it
+    sink.write_now(rows(topic, values[:5], 0))
+    originals = sink.take_unfed()  # fed beside the next batch: not yet
+    sink.write_now(rows(topic, [values[0], *values[5:]], 5))
+    later = sink.take_unfed()
+
+    assert len(originals[0]) == 15
+    assert len(later[0]) == 15  # the five new logs' rows, not the copy's
+
+
 def test_the_window_holds_about_its_span_of_offsets_per_partition() -> None:
     recent = RecentEvents(span=100)
     early = logs(50)
