@@ -4,15 +4,16 @@ two offsets in different batches, is stored once.
 An idempotent producer is not exactly once across a partition leader's failover: librdkafka bumps
 its epoch and sends again the requests whose answers it lost, and the new leader may hold them
 already (confluentinc/librdkafka#4953). Seen here on three Apache Kafka nodes after a leader's
-SIGKILL: a producer's batch appended twice, 87 offsets apart once, and once far enough apart to
-land in another stream batch (2,415 rows stored twice). The copy carries the same eventIds, hence
-the same action ids, at other offsets; the sink's check of a batch's own offsets cannot see it.
-`batch.build` drops a copy within one batch; this window drops one in a later batch.
+SIGKILL: a producer's batch appended twice, 87 offsets apart, and one CI run of that test with
+2,415 rows stored twice, which copies in later batches explain (not reproduced in four runs since).
+The copy carries the same eventIds, hence the same action ids, at other offsets; the sink's check of
+a batch's own offsets cannot see it. `batch.build` drops a copy within one batch; this window drops
+one in a later batch. A copy's rows are never fed to the summaries: its original's are.
 
 A copy follows its original by at most what the producer had in flight when the leader went
-(librdkafka: 5 requests per partition), so a window of SPAN offsets per partition is kept in
-memory; after a (re)assignment the sink seeds it from ClickHouse (`sink.py`). A copy further than
-SPAN offsets from its original would be stored twice.
+(librdkafka: 5 requests per broker connection), so a window of SPAN offsets per partition is kept
+in memory; after a (re)assignment the sink seeds it from ClickHouse (`sink.py`). A copy further
+than SPAN offsets from its original would be stored twice.
 """
 
 from __future__ import annotations
