@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.loadgen import run_load
 from bench.procstats import cpu_seconds
-from bench.stack import free_port
+from embedded.ports import free_port
 from embedded.process import child_popen, stop
 from embedded.supervisor import wait_ready
 

@@ -142,15 +142,12 @@ class Server:
     """The real query app under uvicorn, on a free local port, in a thread of this process."""
 
     def __init__(self, settings: Any):
-        import socket
-
         import uvicorn
 
+        from embedded.ports import free_port
         from query_api.app import create_app
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.app = create_app(settings)
         # keep-alive outlasts the direct-SQL replay between two calls (seconds, for a funnel on a busy machine)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,

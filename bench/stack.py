@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from bench.procstats import Tracked, children, cmdline
+from embedded.ports import free_port
 from embedded.process import child_popen, stop
 from embedded.supervisor import UpSettings, wait_ready
 from logstream.clickhouse import embedded_http_dsn
@@ -25,12 +25,6 @@ ROLES = {"tansu": "broker", " kafka.Kafka ": "broker", "--with-stream": "query+s
 
 def role_of(command_line: str) -> str | None:
     return next((name for marker, name in ROLES.items() if marker in command_line), None)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Stack:

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embedded.ports import free_port
 from embedded.process import child_popen
 from logstream.settings import REPO_ROOT
 
@@ -296,12 +297,6 @@ def single_node(bootstrap: str, data_dir: Path, heap_mb: int, timeout: float = 1
         cluster.stop(timeout=10)
         raise
     return cluster
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 def port_open(host: str, port: int) -> bool:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,11 +16,10 @@ import httpx
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from embedded import ports
+
 T = TypeVar("T")
 KEYED_STACK_KEY = "schemathesis-key-0123456789"  # the keyed_stack fixture's key: both a read and a write key
-
-
-_HANDED_OUT: set[int] = set()
 
 
 # pytest-xdist's workers (gw0, gw1, ...) each take the ports of their own residue: none can be handed a
@@ -31,33 +28,9 @@ _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 
 
-def _ports_no_client_takes() -> list[int]:
-    """Ports outside the range the kernel picks a client socket's (or a bind to port 0's) port from,
-    and this worker's own."""
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999
-    return [port for port in range(10_000, 65_536) if not low <= port <= high and port % _WORKERS == _WORKER]
-
-
-_PORTS = _ports_no_client_takes()
-
-
 def free_port() -> int:
-    """A port free now, that no client socket can take before the service binds it, never handed out
-    before in this run (two services of one stack given the same port fail to start)."""
-    while True:
-        port = random.choice(_PORTS)
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _HANDED_OUT.add(port)
-        return port
+    """A port for a service this test starts: this worker's own (embedded/ports.py)."""
+    return ports.free_port(residue=_WORKER, modulus=_WORKERS)
 
 
 def wait_until(check: Callable[[], T], *, timeout: float, what: str | Callable[[], str], interval: float = 0.1) -> T:
