@@ -154,13 +154,13 @@ class ClickHouseSink:
         bounds = columns.offset_bounds()  # one pass over the batch, for the dedup and the log line
         first_offsets = {key: first for key, (first, _) in bounds.items()}
         stored = self._stored_action_ids(first_offsets) | self._stored_for_events(recheck_events)
-        if stored:
-            self._feed_stored(columns, stored)
         # never fed: their originals were, or are on their way (this sink's own, or committed before it)
         copies = self._recent.copies(columns)
         if copies:
             log.warning("sink skipped %d rows of records stored at other offsets (a producer's retry appended "
                         "again): %s", len(copies), sorted(set(copies.values()))[:5])
+        if stored:
+            self._feed_stored(columns, {action_id: at for action_id, at in stored.items() if action_id not in copies})
         if stored or copies:
             before = len(columns)
             columns = columns.without(stored.keys() | copies.keys())

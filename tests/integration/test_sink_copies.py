@@ -88,6 +88,19 @@ def test_a_copy_is_not_fed_to_the_summaries_while_its_originals_feed_is_on_its_w
     assert len(later[0]) == 15  # the five new logs' rows, not the copy's
 
 
+def test_a_republished_copy_is_not_fed_either_while_its_originals_feed_is_on_its_way(client: Client) -> None:
+    """An Idempotency-Key retry's copy, flagged by its header: checked in ClickHouse by its eventId."""
+    topic, values = f"t-{uuid.uuid4().hex[:8]}", logs(5)
+    sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    sink.write_now(rows(topic, values, 0))
+    sink.take_unfed()
+    again = batch.build([(None, values[2], Source(topic, 0, 5))], republished=frozenset({(0, 5)}))
+    sink.write_now(again.rows, again.recheck_events)
+
+    assert sink.duplicates_skipped == 3
+    assert sink.take_unfed()[0] == []
+
+
 def test_the_window_holds_about_its_span_of_offsets_per_partition() -> None:
     recent = RecentEvents(span=100)
     early = logs(50)
