@@ -27,7 +27,7 @@ SLACK = 1.25  # the window is pruned when it holds this many times what it must
 OFFSET_BITS = 48
 OFFSET_MASK = (1 << OFFSET_BITS) - 1
 
-Position = tuple[str, int, int]  # topic, partition, offset
+Position = tuple[str, int, int]  # a stored row's kafka topic, partition and offset
 
 
 class RecentEvents:

@@ -32,7 +32,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, DataError
 
 from stream import metrics
 from stream.id_numbers import SESSION, USER, IdNumbers
-from stream.recent_events import RecentEvents
+from stream.recent_events import Position, RecentEvents
 from stream.retry import until_done
 from stream.rollup_feed import RollupFeed, Rows, feed_rows, joined
 from stream.split import COLUMNS, Columns, Source
@@ -94,7 +94,6 @@ class Refusal:
     message: str
 
 
-Position = tuple[str, int, int]  # a stored row's kafka topic, partition and offset
 NUMBER_COLUMNS = ("user_number", "session_number")  # the ids' numbers, when known (stream/id_numbers.py)
 STORED_COLUMNS = COLUMNS + NUMBER_COLUMNS  # what the sink writes into `actions` (swap.py copies the same)
 USER_ID, SESSION_ID, TOPIC = COLUMNS.index("user_id"), COLUMNS.index("session_id"), COLUMNS.index("kafka_topic")
