@@ -30,6 +30,17 @@ ROLLUP_FEED = "actions_rollup_feed"
 ROLLUPS_FED = "rollups_fed"  # the highest offset fed per partition, filled by the feed's own view
 ROLLUP_FEED_COLUMNS = ("user_id", "session_id", "user_number", "session_number", "type", "time", "properties",
                        "kafka_topic", "kafka_partition", "kafka_offset")
+# The rollups fed from ROLLUP_FEED drop a block whose token (or, without one, whose rows) equals one of
+# their last blocks' (infra/clickhouse/0018): the feed's retries share a token, so they count once. Any
+# other insert into the feed or a rollup must not be taken for a repeat of an earlier one.
+WITHOUT_DEDUPLICATION = {"insert_deduplicate": 0, "deduplicate_blocks_in_dependent_materialized_views": 0}
+
+
+def deduplicated_by(token: str) -> dict[str, object]:
+    """The settings of an insert into ROLLUP_FEED that its retries share: each rollup writes it once."""
+    return {"insert_deduplicate": 1, "deduplicate_blocks_in_dependent_materialized_views": 1,
+            "insert_deduplication_token": token}
+
 # A row of `actions` holds the numbers its writer knew when it stored it, and 0 for an id it had not
 # numbered yet (the stream numbers new ids as it feeds the rollups, off the answer's path): reads
 # and recomputes take those from `id_numbers` ({numbers}, named in full where needed).

@@ -29,6 +29,7 @@ from logstream.clickhouse import (
     NEXT_CLAIM_BLOCK,
     ROLLUP_FEED,
     ROLLUP_FEED_COLUMNS,
+    WITHOUT_DEDUPLICATION,
     connect,
     first_number_of_block,
     migrate,
@@ -142,8 +143,8 @@ def seed_actions(client: Client, plan: SeedPlan, progress: Callable[[int], None]
             "seed": plan.seed, "users": plan.users, "days": plan.days, "end": end,
             "first_session": first_session, "sessions": sessions, "limit": chunk,
             "first_user_number": first_user_number, "first_session_number": first_session_number})
-        client.command(FEED_SEEDED, parameters={"first": first_session * 1000,
-                                                "end": (first_session + sessions) * 1000})
+        chunk_offsets = {"first": first_session * 1000, "end": (first_session + sessions) * 1000}
+        client.command(FEED_SEEDED, parameters=chunk_offsets, settings=WITHOUT_DEDUPLICATION)
         first_session += sessions
         done += chunk
         if progress:

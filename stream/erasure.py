@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUPS_FED, numbered_rows
+from logstream.clickhouse import ROLLUPS_FED, WITHOUT_DEDUPLICATION, numbered_rows
 from stream.projections import AGGREGATE, BOOKKEEPING, COLUMNS_OF, FEED, SOURCE, VIEW_SOURCE, VIEW_TARGET, VIEWS_OF
 
 log = logging.getLogger(__name__)
@@ -253,8 +253,10 @@ class Eraser:
             self.client.command(f"CREATE TABLE {stage} AS {self._name(rollup.table)}")
             columns = rollup.keys + rollup.sums + rollup.others
             negated = [f"CAST(-toInt64(`{c}`) AS UInt64) AS `{c}`" if c in rollup.sums else f"`{c}`" for c in columns]
+            # the stage is made AS the rollup, whose insert would take an equal block for a repeat
             self.client.command(f"INSERT INTO {stage} ({_list(columns)}) SELECT {', '.join(negated)} "
-                                f"FROM ({rollup.over(self.database, captured)})", settings=WITH_MATERIALIZED)
+                                f"FROM ({rollup.over(self.database, captured)})",
+                                settings={**WITH_MATERIALIZED, **WITHOUT_DEDUPLICATION})
 
     def _move_deltas(self, rollups: list[Rollup], progress: Progress) -> None:
         for rollup in rollups:

@@ -9,6 +9,10 @@ are fed, so Kafka delivers it again after a crash. The same insert records the h
 per partition (`rollups_fed`): a batch delivered again feeds exactly its rows that are stored but
 were not fed (`ClickHouseSink`).
 
+The views commit one after another, so an attempt that fails may leave some rollups fed. A feed's
+attempts share a token (`insert_deduplication_token`), and each rollup drops a block whose token it
+already holds (infra/clickhouse/0018): the retry fills only the rollups the failed attempt missed.
+
 The feed also numbers ids (stream/id_numbers.py): the sink stores a row with the numbers its
 writer already knows and 0 for a new id, so that numbering is not on the answer's path; the rows
 fed here carry every number. Summaries lag the rows by the gather (`gather_s`) and one feed.
@@ -19,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, ROLLUPS_FED
+from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, ROLLUPS_FED, deduplicated_by
 from stream import metrics
 from stream.id_numbers import SESSION, USER, IdNumbers
 from stream.retry import until_done
@@ -91,11 +96,12 @@ class RollupFeed:
         self._hurry = asyncio.Event()
         self.rows_fed = 0
 
-    def feed_now(self, rows: Rows) -> None:
-        """One attempt, in the caller's thread."""
+    def feed_now(self, rows: Rows, token: uuid.UUID | None = None) -> None:
+        """One attempt, in the caller's thread. `token`: shared by the attempts of one feed (the same
+        rows); by default the attempt is a feed of its own."""
         if rows[0]:
             started = time.perf_counter()
-            self._insert(numbered(rows, self._numbers))
+            self._insert(numbered(rows, self._numbers), deduplicated_by(str(token or uuid.uuid4())))
             metrics.ROLLUP_FEED_SECONDS.observe(time.perf_counter() - started)
             metrics.ROWS_FED.inc(len(rows[0]))
             self.rows_fed += len(rows[0])
@@ -129,10 +135,10 @@ class RollupFeed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._hurry.wait(), self._gather_s)
             taken, self._queue = self._queue, []
-            merged = joined([rows for rows, _ in taken])
+            merged, token = joined([rows for rows, _ in taken]), uuid.uuid4()
             try:  # retried until done: only a cancellation (the worker stopping) ends it early
-                await until_done(lambda rows=merged: asyncio.to_thread(self.feed_now, rows), what="rollup feed",
-                                 max_backoff_s=self._max_backoff_s)
+                await until_done(lambda rows=merged, token=token: asyncio.to_thread(self.feed_now, rows, token),
+                                 what="rollup feed", max_backoff_s=self._max_backoff_s)
             except asyncio.CancelledError:
                 for _, done in taken + self._queue:
                     done.cancel()

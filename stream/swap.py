@@ -39,7 +39,7 @@ import uuid
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, numbered_rows
+from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, WITHOUT_DEDUPLICATION, numbered_rows
 from stream import batch as batches
 from stream.archive import Record
 from stream.projections import derived_tables
@@ -148,7 +148,8 @@ def copy_late_rows(client: Client, live: str, old: str, since: object, *, settle
         to_feed = [action_id for action_id, t, p, o in late if o <= fed_before.get((t, p), -1)]
         for copy, chosen in ((COPY_ROWS, ids), (FEED_ROWS, to_feed)):  # the rows first, as the stream does
             for start in range(0, len(chosen), IDS_PER_QUERY):
-                client.command(copy, parameters={**parameters, "ids": chosen[start:start + IDS_PER_QUERY]})
+                client.command(copy, parameters={**parameters, "ids": chosen[start:start + IDS_PER_QUERY]},
+                               settings=WITHOUT_DEDUPLICATION)
         copied += len(late)
         if not late and time.monotonic() - exchanged >= settle_s:
             return copied

@@ -24,12 +24,14 @@ class TableInsert:
         self._client, self._table, self._columns, self._settings = client, table, tuple(columns), settings
         self._context: InsertContext | None = None
 
-    def __call__(self, data: Sequence[Sequence[Any]]) -> None:
-        """Insert `data`, one list per column in the order of `columns`."""
+    def __call__(self, data: Sequence[Sequence[Any]], settings: dict[str, Any] | None = None) -> None:
+        """Insert `data`, one list per column in the order of `columns`; `settings`: this insert's own,
+        over those given at construction."""
         context, self._context = self._context, None
         if context is None:
             context = self._client.create_insert_context(self._table, self._columns, column_oriented=True,
                                                          settings=self._settings)
+        context.settings = {**(self._settings or {}), **(settings or {})}
         self._client.insert(data=data, context=context)  # empties the context, as it was, once done
         self._context = context
 

@@ -16,14 +16,15 @@ from pathlib import Path
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 from fastapi.testclient import TestClient
 
-from logstream.clickhouse import connect, migrate
+from logstream.clickhouse import ROLLUP_FEED_COLUMNS, WITHOUT_DEDUPLICATION, connect, migrate
 from logstream.settings import ClickHouseSettings
 from query_api.app import create_app
 from query_api.settings import QuerySettings
 from stream import batch
-from stream.projections import derived_tables, merged_totals
+from stream.projections import FEED, derived_tables, merged_totals
 from stream.rollup_feed import RollupFeed
 from stream.sink import ClickHouseSink
 from stream.split import Columns, Source
@@ -148,6 +149,80 @@ def test_feeds_keep_their_order_gather_and_drain(chdb_dir: Path, stored_once: di
     assert client.query("SELECT max(fed_offset) FROM rollups_fed").result_rows[0][0] == 39
     assert rollups(client) == stored_once
 
+
+
+def test_a_feed_retried_after_it_failed_part_of_the_way_counts_each_row_once(chdb_dir: Path,
+                                                                           stored_once: dict) -> None:
+    """The views commit one after another, in an order of the engine's own: a view of the test's
+    own that refuses the feed leaves the rollups that ran before it fed. The retry, once the refusal
+    is gone, must fill only the others."""
+    client = database(chdb_dir)
+    sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    sink.write_now(rows(40))
+    unfed, token = sink.take_unfed(), uuid.uuid4()
+    client.command("CREATE TABLE feed_refused (user_id String, n UInt64) ENGINE = MergeTree ORDER BY user_id")
+    for attempt in range(8):  # until the refusing view runs after at least one rollup's
+        client.command(f"CREATE MATERIALIZED VIEW refuse_feed_{attempt} TO feed_refused AS SELECT user_id, "
+                       f"toUInt64(sum(throwIf(length(user_id) > 0, 'refused by the test'))) AS n FROM {FEED} "
+                       "GROUP BY user_id")
+        with pytest.raises(DatabaseError, match="refused by the test"):
+            sink.feed.feed_now(unfed, token)
+        client.command(f"DROP VIEW refuse_feed_{attempt}")
+        fed_in_part = [table for table, totals in rollups(client).items() if table != "actions" and totals["groups"]]
+        if fed_in_part:
+            break
+    assert fed_in_part, "the refusing view ran first every time"
+
+    sink.feed.feed_now(unfed, token)
+    assert rollups(client) == stored_once
+
+
+def test_a_feed_whose_answer_was_lost_is_retried_and_counts_once(chdb_dir: Path, stored_once: dict) -> None:
+    """The engine stored the feed but its answer never came (a dropped connection, a timeout): the
+    feed retries, with the same token, and no rollup counts the rows twice."""
+    client = database(chdb_dir)
+    sink = ClickHouseSink(client, max_backoff_s=0.2, feed_later=True)
+    sink.write_now(rows(40))
+    insert, lost = sink.feed._insert, []
+
+    def insert_then_lose_the_answer(data: list, settings: dict) -> None:
+        insert(data, settings)
+        if not lost:
+            lost.append(settings["insert_deduplication_token"])
+            raise ConnectionResetError("the test dropped the answer")
+
+    sink.feed._insert = insert_then_lose_the_answer
+
+    async def worker() -> None:
+        await asyncio.wait_for(sink.feed.submit(sink.take_unfed()), 10)
+
+    asyncio.run(worker())
+    assert lost, "the first attempt's answer was dropped"
+    assert rollups(client) == stored_once
+
+
+def test_two_feeds_of_equal_rows_both_count(chdb_dir: Path) -> None:
+    """Only a feed's own retries are dropped as repeats: two feeds of the same rows count twice, and
+    so do two inserts of them without a token when they turn deduplication off; without that, the
+    rollups take the second for a repeat (infra/clickhouse/0018)."""
+    client = database(chdb_dir)
+    sink = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    sink.write_now(rows(5))
+    unfed = sink.take_unfed()
+    sink.feed.feed_now(unfed)
+    sink.feed.feed_now(unfed)
+    total = "SELECT sum(actions) FROM totals_all_time WHERE type = ''"
+    assert client.query(total).result_rows[0][0] == 2 * len(rows(5))
+
+    def insert_without_token(settings: dict | None = None) -> None:
+        client.insert(FEED, list(zip(*unfed, strict=True)), column_names=ROLLUP_FEED_COLUMNS, settings=settings)
+
+    for _ in range(2):
+        insert_without_token(WITHOUT_DEDUPLICATION)
+    assert client.query(total).result_rows[0][0] == 4 * len(rows(5))
+    for _ in range(2):
+        insert_without_token()
+    assert client.query(total).result_rows[0][0] == 5 * len(rows(5))
 
 
 def test_new_ids_are_stored_as_0_and_the_feed_numbers_them(chdb_dir: Path) -> None:
