@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import machine, percentile, say
+from embedded.ports import free_port
 
 DESCRIPTION = "read API latency (p50/p95) over a seeded dataset, next to the same SQL run directly"
 TARGET_MS = 20.0
@@ -144,7 +145,6 @@ class Server:
     def __init__(self, settings: Any):
         import uvicorn
 
-        from embedded.ports import free_port
         from query_api.app import create_app
 
         self.port = free_port()
