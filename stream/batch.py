@@ -53,7 +53,7 @@ def build(records: Iterable[tuple[bytes | None, bytes | None, Source]], *,
             batch.dead.append(DeadLetter(reason_for(exc), exc.problems, source, key, value))
             continue
         try:
-            batch.rows.add(record, source)
+            batch.rows.add(record, source, value or b"")
             _note_republished(batch, source, rows_before, republished)
         except orjson.JSONEncodeError as exc:
             problem = Problem("actions", "unrepresentable", f"a property value cannot be stored: {exc}")

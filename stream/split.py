@@ -6,6 +6,7 @@ as they are into UUID and DateTime64(3) columns: no per-value objects on the hot
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Container
 from dataclasses import dataclass
@@ -43,9 +44,18 @@ def reference_ms(source: Source) -> int | None:
     return stamp if stamp is not None and EARLIEST_MS <= stamp < LATEST_MS else None
 
 
-def event_id_of(record: LogRecord, source: Source) -> uuid.UUID:
-    """The producer's eventId, or, for other producers, one derived from the record's position."""
-    return record.eventId or uuid.uuid5(ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}")
+def derived_event_id(source: Source, value: bytes) -> uuid.UUID:
+    """The eventId of a record that has none (another producer's): from where the broker holds it,
+    its timestamp and its bytes. The position alone names two records once offsets start again (a
+    memory-only broker restarted, a topic created again); the same record, delivered again, replayed
+    from the archive or retried by its producer into the same position, keeps all three."""
+    digest = hashlib.blake2b(value, digest_size=16).hexdigest()
+    return uuid.uuid5(ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}/{source.timestamp_ms}/{digest}")
+
+
+def event_id_of(record: LogRecord, source: Source, value: bytes) -> uuid.UUID:
+    """The producer's eventId, or, for other producers, one derived from the record (`value`: its bytes)."""
+    return record.eventId or derived_event_id(source, value)
 
 
 def action_id_of(event_id: uuid.UUID, index: int) -> uuid.UUID:
@@ -90,7 +100,7 @@ class Columns:
             return False
         event = document.get("eventId")
         if event is None:
-            event = str(uuid.uuid5(ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}"))
+            event = str(derived_event_id(source, payload))
         event_int = canonical_uuid(event)
         if event_int is None:
             return False
@@ -104,11 +114,12 @@ class Columns:
                      rules or "")
         return True
 
-    def add(self, record: LogRecord, source: Source) -> None:
-        """The contract's path, for what the fast path would not vouch for. Raises
-        orjson.JSONEncodeError, before appending anything, for a value that cannot be stored."""
+    def add(self, record: LogRecord, source: Source, value: bytes) -> None:
+        """The contract's path, for what the fast path would not vouch for (`value`: the record's
+        bytes, `record` validated from them). Raises orjson.JSONEncodeError, before appending
+        anything, for a value that cannot be stored."""
         properties = [orjson.dumps(action.properties.model_dump()).decode() for action in record.actions]
-        event_id = event_id_of(record, source)
+        event_id = event_id_of(record, source, value)
         received_ms = epoch_millis(record.receivedAt) if record.receivedAt else reference_ms(source) or 0
         actions = [(a.type.value, epoch_millis(a.time), offset_text(a.time)) for a in record.actions]
         self._append([action_id_of(event_id, i).int for i in range(len(actions))], event_id.int, record.userId,

@@ -114,7 +114,7 @@ def test_both_paths_yield_the_same_rows(document: dict, event_id: str | None, re
     payload = orjson.dumps(record)
     fast, slow = Columns(), Columns()
     assert fast.add_payload(payload, SOURCE)
-    slow.add(validate_record(payload), SOURCE)
+    slow.add(validate_record(payload), SOURCE, payload)
     assert_same_rows(fast, slow)
 
 
@@ -140,7 +140,7 @@ def test_as_sent_records_agree_on_both_paths(document: dict, mutation: tuple[str
         assert not fast.add_payload(payload, SOURCE)
         return
     slow = Columns()
-    slow.add(record, SOURCE)
+    slow.add(record, SOURCE, payload)
     if fast.add_payload(payload, SOURCE):
         assert_same_rows(fast, slow)
     assert set(slow.data[COLUMNS.index("property_rules")]) == {"as-sent"}
@@ -175,7 +175,7 @@ def test_non_canonical_event_ids_take_the_contract_path() -> None:
                 "actions": [{"time": "2018-10-18T21:37:28Z", "type": "VIEW", "properties": {"viewedId": "v"}}]}
     assert not Columns().add_payload(orjson.dumps(document), SOURCE)
     rows = Columns()
-    rows.add(validate_record(orjson.dumps(document)), SOURCE)
+    rows.add(validate_record(orjson.dumps(document)), SOURCE, orjson.dumps(document))
     assert rows.data[1] == [uuid.UUID(document["eventId"]).int]
 
 
@@ -220,7 +220,7 @@ def test_the_fast_path_takes_an_event_id_only_as_the_contract_reads_it(document:
     fast = Columns()
     if fast.add_payload(payload, SOURCE):
         slow = Columns()
-        slow.add(validate_record(payload), SOURCE)  # raises InvalidLogError if the contract refuses it
+        slow.add(validate_record(payload), SOURCE, payload)  # raises InvalidLogError if the contract refuses it
         assert fast.data[:2] == slow.data[:2]  # the same action and event ids
         assert all(0 <= value < 1 << 128 for column in fast.data[:2] for value in column)
 
