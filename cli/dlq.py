@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from logstream.schemas import PRODUCER, RAW_SCHEMA
 from logstream.schemas import headers as record_headers
 from stream.dlq import ERRORS_HEADER, FAILED_AT_HEADER, REASON_HEADER, SOURCE_HEADER, TRUNCATED_HEADER
 from stream.settings import StreamSettings
-from stream.split import ID_NAMESPACE
+from stream.split import Source, derived_event_id
 
 
 def letters(settings: StreamSettings, timeout: float = 5.0) -> Iterator[Any]:
@@ -123,9 +122,10 @@ def redrive_value(message: Any, value: bytes) -> bytes:
     """The record to publish: valid under the current contract, with a stable eventId."""
     record = validate_record(value)  # raises InvalidLogError
     document = orjson.loads(value)
-    if record.eventId is None:
-        document["eventId"] = str(uuid.uuid5(ID_NAMESPACE, f"dlq/{message.topic()}/{message.partition()}/"
-                                                           f"{message.offset()}"))
+    if record.eventId is None:  # named after the letter: redriving it again publishes a copy, not a new log
+        _, stamp = message.timestamp()
+        letter = Source(f"dlq/{message.topic()}", message.partition(), message.offset(), stamp)
+        document["eventId"] = str(derived_event_id(letter, message.value() or b""))
     return orjson.dumps(document)
 
 

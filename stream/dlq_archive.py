@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
+from confluent_kafka import TIMESTAMP_CREATE_TIME
 
 from stream.dlq import ERRORS_HEADER, FAILED_AT_HEADER, MAX_LETTER_BYTES, REASON_HEADER, SOURCE_HEADER, TRUNCATED_HEADER
 
@@ -42,6 +43,10 @@ class ArchivedLetter:
     original_bytes: int
 
     @property
+    def failed_at_utc(self) -> datetime:
+        return self.failed_at.replace(tzinfo=self.failed_at.tzinfo or UTC)
+
+    @property
     def letter(self) -> str:
         return f"{self.source_partition}:{self.source_offset}@{self.life.hex[:8]}"
 
@@ -57,11 +62,14 @@ class ArchivedLetter:
     def key(self) -> bytes | None:
         return self.original_key
 
+    def timestamp(self) -> tuple[int, int]:  # (type, epoch milliseconds): when the letter was written
+        return TIMESTAMP_CREATE_TIME, round(self.failed_at_utc.timestamp() * 1000)
+
     def value(self) -> bytes | None:
         return self.original_value
 
     def headers(self) -> list[tuple[str, bytes]]:
-        stamp = self.failed_at.replace(tzinfo=self.failed_at.tzinfo or UTC).isoformat(timespec="milliseconds")
+        stamp = self.failed_at_utc.isoformat(timespec="milliseconds")
         headers = [(REASON_HEADER, self.reason.encode()), (ERRORS_HEADER, self.errors.encode()),
                    (SOURCE_HEADER, f"{self.source_topic}/{self.source_partition}/{self.source_offset}".encode()),
                    (FAILED_AT_HEADER, stamp.encode())]
