@@ -27,9 +27,9 @@ ID_NUMBER_BLOCK = 4096
 NEXT_CLAIM_BLOCK = "SELECT if(count() = 0, 0, max(block) + 1) FROM {table}"  # {table}: number_claims, in full
 # infra/clickhouse/0016: what most rollups are fed from, after the rows are in `actions` (stream/rollup_feed.py)
 ROLLUP_FEED = "actions_rollup_feed"
-ROLLUPS_FED = "rollups_fed"  # the highest offset fed per partition, filled by the feed's own view
-ROLLUP_FEED_COLUMNS = ("user_id", "session_id", "user_number", "session_number", "type", "time", "properties",
-                       "kafka_topic", "kafka_partition", "kafka_offset")
+FED_EVENTS = "fed_events"  # the eventId of each log fed, filled by the feed's own view (infra/clickhouse/0019)
+ROLLUP_FEED_COLUMNS = ("event_id", "user_id", "session_id", "user_number", "session_number", "type", "time",
+                       "properties", "kafka_topic", "kafka_partition", "kafka_offset")
 # The rollups fed from ROLLUP_FEED drop a block whose token (or, without one, whose rows) equals one of
 # their last blocks' (infra/clickhouse/0018): the feed's retries share a token, so they count once. Any
 # other insert into the feed or a rollup must not be taken for a repeat of an earlier one.

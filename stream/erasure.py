@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUPS_FED, WITHOUT_DEDUPLICATION, numbered_rows
+from logstream.clickhouse import FED_EVENTS, WITHOUT_DEDUPLICATION, numbered_rows
 from stream.projections import AGGREGATE, BOOKKEEPING, COLUMNS_OF, FEED, SOURCE, VIEW_SOURCE, VIEW_TARGET, VIEWS_OF
 
 log = logging.getLogger(__name__)
@@ -126,15 +126,9 @@ ACTIVE_PARTITIONS = """
 SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active
 """
 NOT_YET_FED = """
-SELECT c.kafka_topic, c.kafka_partition, c.newest FROM
-    (SELECT kafka_topic, kafka_partition, max(kafka_offset) AS newest FROM {captured}
-     GROUP BY kafka_topic, kafka_partition) AS c
-LEFT JOIN
-    (SELECT kafka_topic, kafka_partition, max(fed_offset) AS fed FROM {fed}
-     GROUP BY kafka_topic, kafka_partition) AS f
-USING (kafka_topic, kafka_partition)
-WHERE f.fed IS NULL OR c.newest > f.fed
-SETTINGS join_use_nulls = 1
+SELECT kafka_topic, kafka_partition, kafka_offset FROM {captured}
+WHERE event_id NOT IN (SELECT event_id FROM {fed} WHERE event_id IN (SELECT event_id FROM {captured}))
+LIMIT 3
 """
 PARTITION_KEY = "SELECT partition_key FROM system.tables WHERE database = {db:String} AND name = {n:String}"
 VIEW_SELECT = "SELECT as_select FROM system.tables WHERE database = {db:String} AND name = {n:String}"
@@ -236,10 +230,11 @@ class Eraser:
 
     def _wait_until_fed(self, captured: str) -> None:
         """The rollups fed after the rows (stream/rollup_feed.py) must count every captured row before
-        the deltas and recomputes are taken from them; feeds run in offset order, a batch's soon after it."""
+        the deltas and recomputes are taken from them: each captured row's log must be among those fed
+        (`fed_events`), which a batch's are soon after it is stored."""
         deadline = time.monotonic() + max(self.settle_s, 30.0)
         while True:
-            behind = self.client.query(NOT_YET_FED.format(captured=captured, fed=self._name(ROLLUPS_FED))).result_rows
+            behind = self.client.query(NOT_YET_FED.format(captured=captured, fed=self._name(FED_EVENTS))).result_rows
             if not behind:
                 return
             if time.monotonic() > deadline:

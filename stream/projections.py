@@ -12,11 +12,11 @@ import re
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUP_FEED, ROLLUPS_FED
+from logstream.clickhouse import FED_EVENTS, ROLLUP_FEED
 
 SOURCE = "actions"
 FEED = ROLLUP_FEED  # carries the rows of `actions` to most rollups (stream/rollup_feed.py)
-BOOKKEEPING = frozenset({ROLLUPS_FED})  # filled through the feed, but says what was fed, not what the log holds
+BOOKKEEPING = frozenset({FED_EVENTS})  # filled through the feed, but says what was fed, not what the log holds
 VIEWS_OF = """
 SELECT name, create_table_query FROM system.tables WHERE database = {db:String} AND engine = 'MaterializedView'
 """

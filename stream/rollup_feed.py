@@ -5,9 +5,9 @@ Nine of the views that `actions` fed read `actions_rollup_feed` instead (infra/c
 `user_sessions`, serves a session's reads, which must see a write at once); the stream worker
 answers read-your-writes (the watermark), then feeds the same rows here. Feeds run one at a time
 in the order submitted, beside the next batch's insert, and a batch is acked only once its rows
-are fed, so Kafka delivers it again after a crash. The same insert records the highest offset fed
-per partition (`rollups_fed`): a batch delivered again feeds exactly its rows that are stored but
-were not fed (`ClickHouseSink`).
+are fed, so Kafka delivers it again after a crash. The same insert records the eventId of each log
+fed (`fed_events`, infra/clickhouse/0019): a batch delivered again feeds exactly its logs that are
+stored but were not fed (`ClickHouseSink`), whatever the broker's life that stored them.
 
 The views commit one after another, so an attempt that fails may leave some rollups fed. A feed's
 attempts share a token (`insert_deduplication_token`), and each rollup drops a block whose token it
@@ -24,19 +24,20 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from logstream.clickhouse import ROLLUP_FEED, ROLLUP_FEED_COLUMNS, ROLLUPS_FED, deduplicated_by
+from logstream.clickhouse import FED_EVENTS, ROLLUP_FEED, ROLLUP_FEED_COLUMNS, deduplicated_by
 from stream import metrics
 from stream.id_numbers import SESSION, USER, IdNumbers
 from stream.retry import until_done
 from stream.table_insert import TableInsert
 
-# {table}: rollups_fed, in full (a swap reads the old database's)
-FED_OFFSETS = "SELECT kafka_topic, kafka_partition, max(fed_offset) FROM {table} GROUP BY kafka_topic, kafka_partition"
+# {table}: fed_events, in full (a swap reads the old database's)
+FED_OF = "SELECT DISTINCT event_id FROM {table} WHERE event_id IN {{event_ids:Array(UUID)}}"
+IDS_PER_QUERY = 1000  # parameters may travel in the URL: well under a server's limit (http_max_uri_size)
 
 Rows = list[list[Any]]  # one list per column of ROLLUP_FEED_COLUMNS
 NUMBERED = tuple((ROLLUP_FEED_COLUMNS.index(f"{kind}_number"), ROLLUP_FEED_COLUMNS.index(f"{kind}_id"), kind)
@@ -48,11 +49,14 @@ def feed_rows(columns: Sequence[str], data: Sequence[list[Any]]) -> Rows:
     return [data[columns.index(name)] for name in ROLLUP_FEED_COLUMNS]
 
 
-def fed_offsets(client: Client, database: str | None = None) -> dict[tuple[str, int], int]:
-    """The highest offset fed of each (topic, partition) that has any, in `database` or the client's."""
-    table = f"`{database}`.{ROLLUPS_FED}" if database else ROLLUPS_FED
-    return {(topic, partition): offset
-            for topic, partition, offset in client.query(FED_OFFSETS.format(table=table)).result_rows}
+def fed_events(client: Client, event_ids: Iterable[int], database: str | None = None) -> set[int]:
+    """Those of `event_ids` (as integers) whose logs were fed, in `database` or the client's."""
+    table = f"`{database}`.{FED_EVENTS}" if database else FED_EVENTS
+    wanted = [str(uuid.UUID(int=event_id)) for event_id in set(event_ids)]
+    return {event_id.int
+            for start in range(0, len(wanted), IDS_PER_QUERY)
+            for (event_id,) in client.query(FED_OF.format(table=table),
+                                            parameters={"event_ids": wanted[start:start + IDS_PER_QUERY]}).result_rows}
 
 
 def joined(batches: Sequence[Rows]) -> Rows:
@@ -106,8 +110,8 @@ class RollupFeed:
             metrics.ROWS_FED.inc(len(rows[0]))
             self.rows_fed += len(rows[0])
 
-    def fed_offsets(self) -> dict[tuple[str, int], int]:
-        return fed_offsets(self._client)
+    def fed_events(self, event_ids: Iterable[int]) -> set[int]:
+        return fed_events(self._client, event_ids)
 
     def submit(self, rows: Rows) -> asyncio.Future[None]:
         """Feed `rows` after everything submitted before; done once they are fed. The first rows

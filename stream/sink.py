@@ -8,8 +8,8 @@ after that, a batch that starts below what this sink has stored since (a consume
 from its committed offset) is checked again. Action ids are deterministic, so the comparison is
 exact even for a half-written batch. A record the broker holds twice, at two offsets (a producer's
 retry across a leader's failover), is dropped by its eventId (stream/recent_events.py). Stored rows
-are fed to the summaries' rollups after the rows (stream/rollup_feed.py); a row found stored is fed
-again only if it lies past its partition's fed offset.
+are fed to the summaries' rollups after the rows (stream/rollup_feed.py); rows found stored are fed
+again only if their log is not among those fed (`fed_events`).
 
 Failures are told apart (`refuses_rows`). A transient one (the engine unreachable, a timeout, too
 many parts) is retried with backoff, and the batch is not acked meanwhile. A refusal of particular
@@ -25,6 +25,7 @@ import re
 import struct
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
@@ -40,8 +41,7 @@ from stream.table_insert import TableInsert
 
 log = logging.getLogger(__name__)
 
-# Each stored row's action id and position: it was fed to the rollups if its offset is at or below
-# its partition's fed offset (stream/rollup_feed.py).
+# Each stored row's action id and position.
 STORED_ACTION_IDS_OF_EVENTS = ("SELECT action_id, kafka_topic, kafka_partition, kafka_offset FROM actions "
                                "WHERE event_id IN {event_ids:Array(UUID)}")
 # from `span` offsets below a batch's first: the records a copy in the batch may repeat
@@ -159,7 +159,7 @@ class ClickHouseSink:
             log.warning("sink skipped %d rows of records stored at other offsets (a producer's retry appended "
                         "again): %s", len(copies), sorted(set(copies.values()))[:5])
         if stored:
-            self._feed_stored(columns, {action_id: at for action_id, at in stored.items() if action_id not in copies})
+            self._feed_stored(columns, stored.keys() - copies.keys())
         if stored or copies:
             before = len(columns)
             columns = columns.without(stored.keys() | copies.keys())
@@ -212,12 +212,13 @@ class ClickHouseSink:
         else:
             self.feed.feed_now(rows)
 
-    def _feed_stored(self, columns: Columns, stored: dict[int, Position]) -> None:
-        """Rows a failed or interrupted attempt stored but did not feed: stored past their partition's
-        fed offset (a copy a producer published again, stored and fed at its first offset, is not)."""
-        fed = self.feed.fed_offsets()
-        unfed = [i for i, action_id in enumerate(columns.data[0])
-                 if (at := stored.get(action_id)) is not None and at[2] > fed.get(at[:2], -1)]
+    def _feed_stored(self, columns: Columns, stored: Collection[int]) -> None:
+        """Rows a failed or interrupted attempt stored but did not feed: those whose log was not fed
+        (a copy a producer published again, fed with its first offset's log, was)."""
+        action_ids, event_ids = columns.data[0], columns.data[1]
+        found = [i for i, action_id in enumerate(action_ids) if action_id in stored]
+        fed = self.feed.fed_events(event_ids[i] for i in found)
+        unfed = [i for i in found if event_ids[i] not in fed]
         if unfed:
             self._to_feed(self._numbered(columns.rows_at(unfed)))
 

@@ -18,7 +18,7 @@ the stream may still insert it would be stored twice. Hence:
    stored (an insert in flight across the exchange, records stored after the last round's check)
    is copied into the live `actions`, skipping action ids already there; repeated until a pass
    finds nothing, for at least `settle_s` after the exchange. Of those rows, the ones the stream had
-   fed to the old rollups before the exchange (at or below the old `rollups_fed`) are fed to the
+   fed to the old rollups before the exchange (their logs are in the old `fed_events`) are fed to the
    live ones, numbered as the stream's feed numbered them; the stream feeds the others to the live
    rollups itself, its feeds trailing its inserts (stream/rollup_feed.py).
 
@@ -26,7 +26,7 @@ What is left: an insert into the old `actions` that began before the exchange an
 `settle_s` after it (rule 3 has stopped looking) would be missing from the live tables; and a
 batch Kafka re-delivers (a rebalance) during rule 3 could be checked by the sink just before a
 copy of the same rows; and a feed in flight across the exchange may fill the old rollups after the
-old `rollups_fed` was read. `logstream replay --verify` after a swap shows any of these. A record the stream
+old `fed_events` was read. `logstream replay --verify` after a swap shows any of these. A record the stream
 archived but never stored (the broker lost in between) is left out by rule 1; the next replay
 stores it.
 """
@@ -44,7 +44,7 @@ from stream import batch as batches
 from stream.archive import Record
 from stream.projections import derived_tables
 from stream.replay import ArchiveSource, Cursor, Rebuild
-from stream.rollup_feed import fed_offsets
+from stream.rollup_feed import fed_events
 from stream.sink import STORED_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -140,12 +140,11 @@ def copy_late_rows(client: Client, live: str, old: str, since: object, *, settle
     copied = 0
     parameters = {"old": old, "live": live, "since": since}
     while True:
-        late = client.query("SELECT action_id, kafka_topic, kafka_partition, kafka_offset " + LATE_ROWS,
-                            parameters=parameters).result_rows
-        fed_before = fed_offsets(client, old)
+        late = client.query("SELECT action_id, event_id " + LATE_ROWS, parameters=parameters).result_rows
+        fed_before = fed_events(client, (event_id.int for _, event_id in late), old)
         ids = [row[0] for row in late]
         # fed to the old rollups before the exchange; the stream feeds the rest to the live ones itself
-        to_feed = [action_id for action_id, t, p, o in late if o <= fed_before.get((t, p), -1)]
+        to_feed = [action_id for action_id, event_id in late if event_id.int in fed_before]
         for copy, chosen in ((COPY_ROWS, ids), (FEED_ROWS, to_feed)):  # the rows first, as the stream does
             for start in range(0, len(chosen), IDS_PER_QUERY):
                 client.command(copy, parameters={**parameters, "ids": chosen[start:start + IDS_PER_QUERY]},

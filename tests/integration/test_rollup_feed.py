@@ -10,6 +10,7 @@ the export, holds every row stored whatever the rollups hold yet.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from stream import batch
 from stream.projections import FEED, derived_tables, merged_totals
 from stream.rollup_feed import RollupFeed
 from stream.sink import ClickHouseSink
-from stream.split import Columns, Source
+from stream.split import COLUMNS, Columns, Source
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
 PROPERTIES = {"CLICK": {"locationX": 1, "locationY": 2}, "VIEW": {"viewedId": "item-7"},
@@ -40,18 +43,20 @@ def database(chdb_dir: Path) -> Client:
     return connect(settings)
 
 
-def payload(o: int) -> bytes:
-    """The record first published at offset `o`, as the producer writes it (with its eventId)."""
+def payload(o: int, life: int = 1) -> bytes:
+    """The record first published at offset `o` in the broker's `life`, as the producer writes it
+    (with its eventId)."""
     return orjson.dumps({
-        "eventId": str(uuid.uuid5(uuid.NAMESPACE_OID, f"feed-{o}")),
+        "eventId": str(uuid.uuid5(uuid.NAMESPACE_OID, f"feed-{o}" if life == 1 else f"feed-{o}-life-{life}")),
         "userId": f"user-{o % 7}", "sessionId": f"session-{o % 11}",
         "actions": [{"time": f"2026-03-0{1 + o % 3}T1{o % 10}:0{o % 6}:00Z", "type": kind,
                      "properties": PROPERTIES[kind]} for kind in TYPES[: 1 + o % 3]]})
 
 
-def rows(count: int, first_offset: int = 0) -> Columns:
-    """Records at offsets first_offset.. of partition 0: each offset's record is always the same."""
-    return batch.build((None, payload(o), Source("raw", 0, o)) for o in range(first_offset, first_offset + count)).rows
+def rows(count: int, first_offset: int = 0, life: int = 1) -> Columns:
+    """Records at offsets first_offset.. of partition 0: each offset's record is the same in a life."""
+    return batch.build((None, payload(o, life), Source("raw", 0, o))
+                       for o in range(first_offset, first_offset + count)).rows
 
 
 def rollups(client: Client) -> dict[str, dict[str, object]]:
@@ -104,6 +109,27 @@ def test_a_batch_fed_in_part_feeds_only_the_rest(chdb_dir: Path, stored_once: di
     assert rollups(client) == stored_once
 
 
+def test_rows_a_later_broker_life_stored_but_never_fed_are_fed_when_the_batch_comes_again(chdb_dir: Path) -> None:
+    """Offsets start at 0 again in each life of the memory-only broker (and of a topic made again on
+    Apache Kafka): rows a later life stored and did not feed lie below offsets an earlier life fed."""
+    expected = database(chdb_dir)
+    for life, count in ((1, 40), (2, 10)):
+        ClickHouseSink(expected, max_backoff_s=1).write_now(rows(count, life=life))
+
+    client = database(chdb_dir)
+    ClickHouseSink(client, max_backoff_s=1).write_now(rows(40))  # the first life: stored and fed
+    crashed = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    crashed.write_now(rows(10, life=2))
+    crashed.take_unfed()  # the worker stopped before it fed them
+
+    again = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    again.write_now(rows(10, life=2))
+    unfed = again.take_unfed()
+    assert len(unfed[0]) == len(rows(10, life=2))
+    again.feed.feed_now(unfed)
+    assert rollups(client) == rollups(expected)
+
+
 def test_records_a_producer_published_again_are_not_fed_again(chdb_dir: Path, stored_once: dict) -> None:
     client = database(chdb_dir)
     sink = ClickHouseSink(client, max_backoff_s=1)
@@ -140,13 +166,13 @@ def test_feeds_keep_their_order_gather_and_drain(chdb_dir: Path, stored_once: di
             done.append(feed.submit(sink.take_unfed()))
         await asyncio.sleep(0.2)
         assert not any(d.done() for d in done)  # still gathering: 5 s
-        assert client.query("SELECT count() FROM rollups_fed").result_rows[0][0] == 0
+        assert client.query("SELECT count() FROM fed_events").result_rows[0][0] == 0
         await asyncio.wait_for(feed.drain(), 10)  # hurries the gathered rows into one insert
         assert all(d.done() and d.exception() is None for d in done)
 
     asyncio.run(worker())
     assert feed.rows_fed == len(rows(40))
-    assert client.query("SELECT max(fed_offset) FROM rollups_fed").result_rows[0][0] == 39
+    assert client.query("SELECT uniqExact(event_id) FROM fed_events").result_rows[0][0] == 40
     assert rollups(client) == stored_once
 
 
@@ -271,3 +297,30 @@ def test_an_export_holds_rows_stored_but_not_yet_fed(chdb_dir: Path) -> None:
         sink.write_now(second)  # the rollup counts the first 20 records only
         listed = [a["actionId"] for a in query.get("/v1/actions", params={"limit": 1000}).json()["actions"]]
         assert len(listed) == len(first) + len(second) and exported() == listed
+
+
+def test_the_migration_keeps_what_was_fed_by_offset_as_fed_logs(chdb_dir: Path, tmp_path: Path) -> None:
+    """0019 turns the highest offset fed per partition into the logs fed: those stored at or below
+    it. A batch delivered again after the upgrade then feeds the others only."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "infra" / "clickhouse", migrations)
+    later = {path: path.read_text() for path in migrations.iterdir() if path.name >= "0019"}
+    for path in later:
+        path.unlink()
+    settings = ClickHouseSettings(clickhouse_dsn=f"chdb://{chdb_dir}", clickhouse_database=f"u_{uuid.uuid4().hex[:8]}",
+                                  migrations_dir=migrations)
+    migrate(settings)
+    client = connect(settings)
+    stored = rows(40)
+    client.insert("actions", stored.data, column_names=COLUMNS, column_oriented=True)
+    client.command("INSERT INTO rollups_fed VALUES ('raw', 0, 24)")  # offsets 25-39: stored, not fed
+    for path, text in later.items():
+        path.write_text(text)
+    migrate(settings)
+
+    fed = {row[0] for row in client.query("SELECT event_id FROM fed_events").result_rows}
+    assert fed == {uuid.UUID(orjson.loads(payload(o))["eventId"]) for o in range(25)}
+    assert not client.query("EXISTS TABLE rollups_fed").result_rows[0][0]
+    again = ClickHouseSink(client, max_backoff_s=1, feed_later=True)
+    again.write_now(rows(40))
+    assert sorted(set(again.take_unfed()[-1])) == list(range(25, 40))
