@@ -50,7 +50,8 @@ def derived_event_id(source: Source, value: bytes) -> uuid.UUID:
     memory-only broker restarted, a topic created again); the same record, delivered again, replayed
     from the archive or retried by its producer into the same position, keeps all three."""
     digest = hashlib.blake2b(value, digest_size=16).hexdigest()
-    return uuid.uuid5(ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}/{source.timestamp_ms}/{digest}")
+    stamp = -1 if source.timestamp_ms is None else source.timestamp_ms  # none: -1, as the stream reads it
+    return uuid.uuid5(ID_NAMESPACE, f"{source.topic}/{source.partition}/{source.offset}/{stamp}/{digest}")
 
 
 def event_id_of(record: LogRecord, source: Source, value: bytes) -> uuid.UUID:

@@ -8,7 +8,7 @@ import pytest
 from logstream.contract import Problem
 from stream import batch
 from stream.actions_topic import action_records
-from stream.split import Columns, Source, action_id_of, event_id_of
+from stream.split import Columns, Source, action_id_of, derived_event_id, event_id_of
 from tests.fixtures import README_EXAMPLE, example
 
 
@@ -68,6 +68,14 @@ def test_two_records_at_one_position_of_two_broker_lives_get_ids_of_their_own() 
     ids = {batch.build([(None, v, s)]).rows.data[1][0]
            for v, s in ((value, source(9)), (other, source(9)), (value, later), (other, later))}
     assert len(ids) == 4
+
+
+def test_a_record_without_a_timestamp_gets_one_id_however_it_is_read() -> None:
+    """Without a timestamp (a pre-0.10 message format), the stream reads -1 (Faust's conversion)
+    and a replay from the topic reads none: both name the record alike."""
+    value = orjson.dumps({key: v for key, v in README_EXAMPLE.items() if key != "eventId"})
+    live, replayed = Source("raw", 1, 9, -1), Source("raw", 1, 9, None)
+    assert derived_event_id(live, value) == derived_event_id(replayed, value)
 
 
 def test_a_record_over_the_limit_is_a_too_large_dead_letter() -> None:
