@@ -24,8 +24,9 @@ from hypothesis import HealthCheck, settings
 from embedded import apache_kafka
 from embedded.broker import BrokerError, start_broker
 from embedded.process import stop
+from logstream.clickhouse import connect
 from logstream.kafka import ensure_topics
-from logstream.settings import KafkaSettings
+from logstream.settings import ClickHouseSettings, KafkaSettings
 from tests.support import free_port
 
 # Generating inputs slowly is the machine's load, not a failure: CI shares two cores with other work.
@@ -98,5 +99,25 @@ def broker(broker_kind: str, request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The one chDB directory this test process may open (chDB allows one engine path per process);
-    tests keep apart by database name."""
-    return tmp_path_factory.mktemp("chdb")
+    tests keep apart by database name, and each module's are dropped after it."""
+    path = tmp_path_factory.mktemp("chdb")
+    OPENED_CHDB_DIRS.append(path)
+    return path
+
+
+OPENED_CHDB_DIRS: list[Path] = []
+ENGINE_DATABASES = ("system", "default", "INFORMATION_SCHEMA", "information_schema")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def drop_the_modules_databases() -> Iterator[None]:
+    """After each module, the databases its tests made in this process's chDB engine: the engine
+    slows down with every database it holds (a migration took 1 s on a fresh engine, 16 s late in
+    the suite). No session-wide fixture makes one, so all are the module's."""
+    yield
+    for path in OPENED_CHDB_DIRS:
+        client = connect(ClickHouseSettings(clickhouse_dsn=f"chdb://{path}", clickhouse_database="default"))
+        made = client.query("SELECT name FROM system.databases WHERE name NOT IN {kept:Array(String)}",
+                            parameters={"kept": list(ENGINE_DATABASES)}).result_rows
+        for (name,) in made:
+            client.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
