@@ -7,6 +7,7 @@ have the month's actions subtracted and their other aggregates recomputed, exact
 does (stream/erasure.py), so every answer stays what the remaining rows give. Each month is a job
 recorded in `erasures` (user_id `retention:YYYYMM`), so one interrupted resumes where it stopped.
 The stream and replay leave out actions older than the horizon, so expired data never comes back.
+The record of the logs fed to the rollups (`fed_events`) forgets the month's logs with their rows.
 The archive (raw_events by month of receipt, dead_letters by month of failure) has its own setting.
 """
 
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from logstream.clickhouse import FED_EVENTS
 from stream.erasure import Eraser, Progress, rollups_of
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,13 @@ WHERE database = {db:String} AND table = {t:String} AND active AND partition_id 
 GROUP BY partition_id ORDER BY partition_id
 """
 ARCHIVE = {"raw_events": "archived_at", "dead_letters": "failed_at"}
+# The month's logs leave the record of logs fed (infra/clickhouse/0019) with their rows, unless the
+# log has actions in a month kept.
+FORGET_FED = """
+ALTER TABLE {fed} DELETE WHERE event_id IN (SELECT event_id FROM {captured})
+AND event_id NOT IN (SELECT event_id FROM {actions}
+                     WHERE toYYYYMM(time) != {{m:UInt32}} AND event_id IN (SELECT event_id FROM {captured}))
+"""
 
 
 def horizon(days: int, now: datetime) -> datetime | None:
@@ -93,7 +102,7 @@ class Retention:
         rollups = rollups_of(self.client, self.database)
         corrected = [r for r in rollups if not r.per_day]
 
-        def drop(_captured: str) -> None:  # the rollups first: a retry finds the month's actions still there
+        def drop(captured: str) -> None:  # the rollups first: a retry finds the month's actions still there
             for rollup in rollups:
                 table = f"`{self.database}`.`{rollup.table}`"
                 if rollup.monthly:
@@ -102,6 +111,9 @@ class Retention:
                     self.client.command(f"ALTER TABLE {table} DELETE WHERE toYYYYMM(`{rollup.time_keys[0]}`) = "
                                         f"{{m:UInt32}}", parameters={"m": int(month)},
                                         settings={"mutations_sync": 2})
+            self.client.command(FORGET_FED.format(fed=f"`{self.database}`.`{FED_EVENTS}`", captured=captured,
+                                                  actions=f"`{self.database}`.`actions`"),
+                                parameters={"m": int(month)}, settings={"mutations_sync": 2})
             self.client.command(f"ALTER TABLE `{self.database}`.`actions` DROP PARTITION ID {{m:String}}",
                                 parameters={"m": month})
 

@@ -56,5 +56,8 @@ def test_a_run_leaves_every_projection_as_if_the_expired_months_were_never_store
         assert merged_totals(client, live.clickhouse_database, table) == \
             merged_totals(client, never.clickhouse_database, table), (SEED, table)
     assert client.query("SELECT count() FROM raw_events").result_rows == [(1,)]
+    fed = "SELECT event_id FROM {db:Identifier}.fed_events ORDER BY event_id"  # a log over both: kept
+    assert client.query(fed, parameters={"db": live.clickhouse_database}).result_rows == \
+        client.query(fed, parameters={"db": never.clickhouse_database}).result_rows
     assert retention.plan() == ["nothing has expired"]
     assert retention.apply() == ["nothing had expired"]
